@@ -1,0 +1,243 @@
+"""The `platbot` command: ask | chat | list | check | eval | serve.
+
+Only this module talks to the terminal. Errors a person can fix end as one line on stderr
+and a non-zero exit, never a traceback. Slack is imported by `serve` alone, so `ask` starts
+fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from bot.errors import PlatbotError
+from bot.kb.load import load_knowledge
+from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
+from bot.matcher import Matcher, MatchResult
+from bot.render.text import reply_mrkdwn, result_for_terminal, topic_for_terminal
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+_QUIT = {"quit", "exit", ":q", "q", "終了"}
+
+
+class UsageError(PlatbotError):
+    """The command line asks for something platbot cannot do."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.run(args))
+    except PlatbotError as exc:
+        print(f"platbot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_PROBLEMS
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK  # `platbot list | head` closed the pipe; nothing was lost
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="platbot",
+        description="Answers platform-choice questions about running containers on AWS.",
+    )
+    parser.add_argument(
+        "--knowledge", type=Path, metavar="DIR",
+        help="knowledge directory (default: $PLATBOT_KNOWLEDGE, ./knowledge, or the bundled one)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ask = commands.add_parser("ask", help="answer one question (or, with --json, one per stdin line)")
+    ask.add_argument("question", nargs="*", help="the question; quote it")
+    ask.add_argument("--lang", choices=LANGS, help="answer in this language (default: the question's)")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.set_defaults(run=_ask)
+
+    chat = commands.add_parser("chat", help="try the bot in a terminal prompt")
+    chat.add_argument("--lang", choices=LANGS, help="answer in this language")
+    chat.set_defaults(run=_chat)
+
+    listing = commands.add_parser("list", help="list every topic")
+    listing.add_argument("--json", action="store_true", help="print whole topics as JSON")
+    listing.set_defaults(run=_list)
+
+    check = commands.add_parser("check", help="validate the knowledge base")
+    check.set_defaults(run=_check)
+
+    ev = commands.add_parser("eval", help="measure accuracy on a labelled question set")
+    ev.add_argument("files", nargs="*", type=Path, help="YAML files or folders (default: tests/eval)")
+    ev.add_argument("--quiet", action="store_true", help="leave out the list of misses")
+    ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.set_defaults(run=_eval)
+
+    serve = commands.add_parser("serve", help="run the Slack app (Socket Mode or HTTP)")
+    serve.add_argument("serve_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    serve.set_defaults(run=_serve)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> tuple[KnowledgeBase, Matcher]:
+    kb, problems = load_knowledge(args.knowledge)
+    for problem in problems:
+        print(f"platbot: warning: {problem} (left out; run `platbot check`)", file=sys.stderr)
+    if not kb.topics:
+        raise PlatbotError(f"no valid topics in {kb.root}")
+    return kb, Matcher(kb)
+
+
+def _ask(args: argparse.Namespace) -> int:
+    question = " ".join(args.question)
+    if not args.question:
+        if not args.json:
+            raise UsageError('ask needs a question, e.g. platbot ask "how do I schedule jobs on ECS?"')
+        kb, matcher = _load(args)
+        return _ask_stream(kb, matcher, sys.stdin, sys.stdout, args.lang)
+    if not question.strip():
+        raise UsageError("the question is empty")
+    kb, matcher = _load(args)
+    result = matcher.match(question, args.lang)
+    if args.json:
+        print(json.dumps(result_json(kb, result), ensure_ascii=False))
+    else:
+        print(result_for_terminal(kb, result, color=sys.stdout.isatty()))
+    return EXIT_OK
+
+
+def _ask_stream(kb: KnowledgeBase, matcher: Matcher, lines: Iterable[str], out: TextIO, lang: Lang | None) -> int:
+    """One JSON object per input line, in order; blank lines get an error object, not a crash."""
+    for line in lines:
+        question = line.rstrip("\r\n")
+        if not question.strip():
+            print(json.dumps({"query": question, "error": "empty question"}), file=out)
+            continue
+        print(json.dumps(result_json(kb, matcher.match(question, lang)), ensure_ascii=False), file=out)
+        out.flush()
+    return EXIT_OK
+
+
+def result_json(kb: KnowledgeBase, result: MatchResult) -> dict[str, object]:
+    topic = result.topic
+    return {
+        "query": result.query,
+        "matched": result.matched,
+        "intent": topic.id if topic else None,
+        "title": topic.title[result.lang] if topic else None,
+        "confidence": result.confidence,
+        "lang": result.lang,
+        "answer": reply_mrkdwn(kb, result),
+        "links": [{"title": link.title, "url": link.url} for link in topic.links] if topic else [],
+        "related": list(topic.related) if topic else [],
+        "suggestions": [
+            {"intent": s.topic.id, "title": s.topic.title[result.lang], "confidence": s.confidence}
+            for s in result.suggestions
+        ],
+    }
+
+
+def _chat(args: argparse.Namespace) -> int:
+    kb, matcher = _load(args)
+    color = sys.stdout.isatty()
+    print("platbot chat: ask a question; a number picks a suggestion; 'quit' or Ctrl-D ends.")
+    choices: list[Topic] = []
+    lang: Lang = args.lang or "en"
+    while True:
+        try:
+            line = input("\n> ").strip()
+        except EOFError:
+            print()
+            return EXIT_OK
+        if not line:
+            continue
+        if line.casefold() in _QUIT:
+            return EXIT_OK
+        if line.isdigit() and choices:
+            pick = int(line)
+            if 1 <= pick <= len(choices):
+                print(topic_for_terminal(kb, choices[pick - 1], lang, color))
+                choices = []
+            else:
+                print(f"Pick a number from 1 to {len(choices)}, or ask another question.")
+            continue
+        result = matcher.match(line, args.lang)
+        lang = result.lang
+        choices = [s.topic for s in result.suggestions]
+        print(result_for_terminal(kb, result, color))
+
+
+def _list(args: argparse.Namespace) -> int:
+    kb, _ = _load(args)
+    topics = sorted(kb.topics, key=lambda t: (t.area, t.id))
+    if args.json:
+        print(json.dumps([_topic_json(t) for t in topics], ensure_ascii=False, indent=2))
+        return EXIT_OK
+    width = max(len(t.id) for t in topics)
+    for topic in topics:
+        print(f"{topic.area + '/' + topic.id:<{width + 16}} {topic.title['en']}")
+    return EXIT_OK
+
+
+def _topic_json(topic: Topic) -> dict[str, object]:
+    return {
+        "id": topic.id,
+        "area": topic.area,
+        "title": dict(topic.title),
+        "questions": {lang: list(qs) for lang, qs in topic.questions.items()},
+        "answer": dict(topic.answer),
+        "services": list(topic.services),
+        "links": [{"title": link.title, "url": link.url} for link in topic.links],
+        "related": list(topic.related),
+        "source": topic.source,
+    }
+
+
+def _check(args: argparse.Namespace) -> int:
+    from bot.kb.lint import check
+
+    problems = check(args.knowledge)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problems", file=sys.stderr)
+        return EXIT_PROBLEMS
+    kb, _ = load_knowledge(args.knowledge)
+    print(f"{kb.root}: {len(kb.topics)} topics, no problems")
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from bot.evaluate import evaluate, format_report, load_cases
+
+    files = args.files or [_default_eval_dir()]
+    cases = load_cases(files)
+    _, matcher = _load(args)
+    report = evaluate(matcher, cases)
+    if args.json:
+        print(json.dumps({
+            "in_scope": report.in_scope, "accuracy": round(report.accuracy, 4),
+            "out_of_scope": report.out_of_scope, "oos_recall": round(report.oos_recall, 4),
+            "oos_precision": round(report.oos_precision, 4),
+            "by_category": {k: {"correct": v[0], "total": v[1]} for k, v in sorted(report.by_category.items())},
+        }))
+    else:
+        print(format_report(report, show_misses=not args.quiet))
+    return EXIT_OK
+
+
+def _default_eval_dir() -> Path:
+    here = Path.cwd() / "tests" / "eval"
+    return here if here.is_dir() else Path(__file__).resolve().parents[1] / "tests" / "eval"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bot.slack.serve import main as serve_main
+
+    return serve_main(args.serve_args)

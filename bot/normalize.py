@@ -1,0 +1,150 @@
+"""Turn free text (English or Japanese, Slack-flavoured, typos included) into match tokens.
+
+The same function runs over the knowledge base's example questions at load time and over
+each question at ask time, so both sides are folded the same way:
+
+1. Unicode NFKC and case folding (full-width ＥＣＳ -> ecs, half-width ｽｹｼﾞｭｰﾙ -> スケジュール).
+2. Slack markup dropped: mentions, `<!channel>`, link targets, `:emoji:` codes.
+3. Aliases from `knowledge/vocabulary.yaml` folded onto one canonical word, longest first:
+   product names become entities (`k8s` -> kubernetes), synonyms a shared word
+   (`cron`, `定期実行` -> schedule). This is also what lets an English example reach a
+   Japanese question: both end up with the token `schedule`.
+4. Tokens: Latin words (light plural folding), katakana words whole, kanji runs as character
+   bigrams. Japanese has no spaces, and bigrams need no dictionary; hiragana runs are mostly
+   particles and inflections, so they are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from bot.kb.model import Lang, Vocabulary
+
+_SLACK_LINK = re.compile(r"<(?:https?://|mailto:)[^|>]*\|([^>]*)>")
+_SLACK_MARKUP = re.compile(r"<[^>]*>")
+_EMOJI_CODE = re.compile(r":[a-z0-9_+\-]+:")
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+_TOKEN = re.compile(
+    r"(?P<latin>[a-z0-9]+)"
+    r"|(?P<katakana>[\u30a0-\u30ff]+)"
+    r"|(?P<kanji>[\u3400-\u9fff\uf900-\ufaff々]+)"
+)
+_SEPARATORS = re.compile(r"[\s\-_]+")
+_LATIN_ALIAS = re.compile(r"^[a-z0-9 .\-/]+$")
+
+
+def detect_lang(text: str) -> Lang:
+    """Japanese if the text holds any kana or kanji: product names are written in Latin
+    letters in Japanese questions too, so a ratio would misjudge 「ECSのcronは?」."""
+    return "ja" if _JAPANESE.search(text) else "en"
+
+
+def fold(text: str) -> str:
+    """NFKC + case folding: the one comparison form for every string platbot matches."""
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def strip_slack_markup(text: str) -> str:
+    """Drop what Slack adds around a question: `<@U123>`, `<!channel>`, link targets, emoji codes."""
+    text = _SLACK_LINK.sub(r" \1 ", text)
+    text = _SLACK_MARKUP.sub(" ", text)
+    return _EMOJI_CODE.sub(" ", text)
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """A text folded for matching: its evidence tokens (in order) and the products it names."""
+
+    tokens: tuple[str, ...]
+    entities: frozenset[str]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+
+class Normalizer:
+    """Folds text with one vocabulary. Build once; calling it is cheap and pure."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.stopwords = frozenset(_fold_token(fold(w)) for w in vocabulary.stopwords)
+        self.entities = frozenset(vocabulary.entities)
+        self._implies = {k: tuple(v) for k, v in vocabulary.implies.items()}
+        replacements: dict[str, str] = {}
+        # Synonyms first, then entities, so that a product name wins a clash of aliases.
+        for canonical, aliases in vocabulary.synonyms.items():
+            for alias in (canonical, *aliases):
+                replacements[fold(alias)] = canonical
+        for canonical, aliases in vocabulary.entities.items():
+            for alias in (canonical, *aliases):
+                replacements[fold(alias)] = canonical
+        self._replacements = {_squash(alias): canonical for alias, canonical in replacements.items()}
+        self._protected = frozenset(replacements.values())
+        self._alias_pattern = _alias_regex(replacements) if replacements else None
+
+    def __call__(self, text: str) -> Normalized:
+        folded = fold(strip_slack_markup(text))
+        found: set[str] = set()
+        if self._alias_pattern is not None:
+
+            def replace(match: re.Match[str]) -> str:
+                canonical = self._replacements[_squash(match.group(0))]
+                if canonical in self.entities:
+                    found.add(canonical)
+                return f" {canonical} "
+
+            folded = self._alias_pattern.sub(replace, folded)
+        tokens = [
+            t if t in self._protected else _fold_token(t)
+            for t in tokenize(folded)
+        ]
+        tokens = [t for t in tokens if t not in self.stopwords]
+        found.update(t for t in tokens if t in self.entities)
+        for entity in list(found):
+            found.update(self._implies.get(entity, ()))
+        return Normalized(tuple(tokens), frozenset(found))
+
+
+def _squash(alias: str) -> str:
+    """The lookup key of an alias: "cron job", "cron-job" and "cronjob" are one."""
+    return _SEPARATORS.sub("", alias)
+
+
+def _alias_regex(replacements: dict[str, str]) -> re.Pattern[str]:
+    # Longest alias first, so "eventbridge scheduler" wins over "eventbridge".
+    parts = []
+    for alias in sorted(replacements, key=len, reverse=True):
+        escaped = re.escape(alias).replace(r"\ ", r"[\s\-_]*")
+        if _LATIN_ALIAS.match(alias):
+            # Latin aliases only on word boundaries: "ack" must not fire inside "backup".
+            parts.append(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])")
+        else:
+            parts.append(escaped)
+    return re.compile("|".join(parts))
+
+
+def tokenize(folded: str) -> list[str]:
+    tokens: list[str] = []
+    for match in _TOKEN.finditer(folded):
+        if word := match.group("latin"):
+            tokens.append(word)
+        elif word := match.group("katakana"):
+            tokens.append(word.rstrip("ー") or word)  # サーバー and サーバ are one word
+        else:
+            run = match.group("kanji")
+            if len(run) == 1:
+                tokens.append(run)
+            else:
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return tokens
+
+
+def _fold_token(word: str) -> str:
+    """Light English plural folding: tasks -> task, policies -> policy; acronyms untouched."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
