@@ -51,7 +51,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Answers platform-choice questions about running containers on AWS.",
     )
     parser.add_argument(
-        "--knowledge", type=Path, metavar="DIR",
+        "--knowledge",
+        type=Path,
+        metavar="DIR",
         help="knowledge directory (default: $PLATBOT_KNOWLEDGE, ./knowledge, or the bundled one)",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -221,12 +223,18 @@ def _eval(args: argparse.Namespace) -> int:
     _, matcher = _load(args)
     report = evaluate(matcher, cases)
     if args.json:
-        print(json.dumps({
-            "in_scope": report.in_scope, "accuracy": round(report.accuracy, 4),
-            "out_of_scope": report.out_of_scope, "oos_recall": round(report.oos_recall, 4),
-            "oos_precision": round(report.oos_precision, 4),
-            "by_category": {k: {"correct": v[0], "total": v[1]} for k, v in sorted(report.by_category.items())},
-        }))
+        print(
+            json.dumps(
+                {
+                    "in_scope": report.in_scope,
+                    "accuracy": round(report.accuracy, 4),
+                    "out_of_scope": report.out_of_scope,
+                    "oos_recall": round(report.oos_recall, 4),
+                    "oos_precision": round(report.oos_precision, 4),
+                    "by_category": {k: {"correct": v[0], "total": v[1]} for k, v in sorted(report.by_category.items())},
+                }
+            )
+        )
     else:
         print(format_report(report, show_misses=not args.quiet))
     return EXIT_OK

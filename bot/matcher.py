@@ -186,9 +186,7 @@ class Matcher:
                 fixed.append(token)
                 continue
             max_edits = 1 if len(token) < 8 else 2
-            hit = process.extractOne(
-                token, self._spellable, scorer=Levenshtein.distance, score_cutoff=max_edits
-            )
+            hit = process.extractOne(token, self._spellable, scorer=Levenshtein.distance, score_cutoff=max_edits)
             if hit is None:
                 fixed.append(token)
             else:

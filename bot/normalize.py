@@ -31,6 +31,8 @@ _TOKEN = re.compile(
     r"|(?P<katakana>[\u30a0-\u30ff]+)"
     r"|(?P<kanji>[\u3400-\u9fff\uf900-\ufaff々]+)"
 )
+# Longer "words" are hashes, ids or base64 from pasted logs: no meaning to match on.
+MAX_WORD_CHARS = 30
 _SEPARATORS = re.compile(r"[\s\-_]+")
 _LATIN_ALIAS = re.compile(r"^[a-z0-9 .\-/]+$")
 
@@ -96,10 +98,7 @@ class Normalizer:
                 return f" {canonical} "
 
             folded = self._alias_pattern.sub(replace, folded)
-        tokens = [
-            t if t in self._protected else _fold_token(t)
-            for t in tokenize(folded)
-        ]
+        tokens = [t if t in self._protected else _fold_token(t) for t in tokenize(folded)]
         tokens = [t for t in tokens if t not in self.stopwords]
         found.update(t for t in tokens if t in self.entities)
         for entity in list(found):
@@ -129,7 +128,8 @@ def tokenize(folded: str) -> list[str]:
     tokens: list[str] = []
     for match in _TOKEN.finditer(folded):
         if word := match.group("latin"):
-            tokens.append(word)
+            if len(word) <= MAX_WORD_CHARS:
+                tokens.append(word)
         elif word := match.group("katakana"):
             tokens.append(word.rstrip("ー") or word)  # サーバー and サーバ are one word
         else:

@@ -66,19 +66,37 @@ def lint(kb: KnowledgeBase) -> list[Problem]:
         for lang in LANGS:
             questions = topic.questions[lang]
             if len(questions) < MIN_QUESTIONS[lang]:
-                problems.append(src.problem("KB019", f"{len(questions)} {lang} questions; at least {MIN_QUESTIONS[lang]} needed", "questions", lang))
+                problems.append(
+                    src.problem(
+                        "KB019",
+                        f"{len(questions)} {lang} questions; at least {MIN_QUESTIONS[lang]} needed",
+                        "questions",
+                        lang,
+                    )
+                )
             for i, question in enumerate(questions):
                 key = normalize(question).text
                 other = owner_of.get(key)
                 if other and other[0] != topic.id:
-                    problems.append(src.problem("KB012", f"question '{question}' is also in topic '{other[0]}'", "questions", lang, i))
+                    problems.append(
+                        src.problem(
+                            "KB012", f"question '{question}' is also in topic '{other[0]}'", "questions", lang, i
+                        )
+                    )
                 owner_of.setdefault(key, (topic.id, question))
                 if key:
                     by_text[key].append((topic.id, src.path))
 
             answer = topic.answer[lang]
             if len(answer) > SECTION_LIMIT:
-                problems.append(src.problem("KB014", f"{lang} answer is {len(answer)} characters; Slack shows at most {SECTION_LIMIT}", "answer", lang))
+                problems.append(
+                    src.problem(
+                        "KB014",
+                        f"{lang} answer is {len(answer)} characters; Slack shows at most {SECTION_LIMIT}",
+                        "answer",
+                        lang,
+                    )
+                )
             if len(topic.title[lang]) > BUTTON_LIMIT:
                 problems.append(src.problem("KB020", f"{lang} title is over {BUTTON_LIMIT} characters", "title", lang))
 
@@ -98,10 +116,16 @@ def _check_japanese(topic, src) -> list[Problem]:  # type: ignore[no-untyped-def
     letters = [c for c in _INLINE_LINK.sub("", topic.answer["ja"]) if c.isalpha()]
     share = sum(1 for c in letters if _JAPANESE_CHAR.match(c)) / max(len(letters), 1)
     if share < _MIN_JAPANESE_SHARE:
-        problems.append(src.problem("KB016", f"Japanese answer is mostly not Japanese ({share:.0%} Japanese letters)", "answer", "ja"))
+        problems.append(
+            src.problem(
+                "KB016", f"Japanese answer is mostly not Japanese ({share:.0%} Japanese letters)", "answer", "ja"
+            )
+        )
     for i, question in enumerate(topic.questions["ja"]):
         if not _JAPANESE_CHAR.search(question):
-            problems.append(src.problem("KB016", f"Japanese question has no Japanese text: '{question}'", "questions", "ja", i))
+            problems.append(
+                src.problem("KB016", f"Japanese question has no Japanese text: '{question}'", "questions", "ja", i)
+            )
     return problems
 
 
@@ -144,10 +168,14 @@ def _near_duplicates(sources, normalize: Normalizer) -> list[Problem]:  # type: 
             if other.entities != norm.entities:
                 continue  # "secrets on ECS" and "secrets on EKS" are meant to differ
             other_question = other_topic.questions[entries[b][1]][entries[b][2]]
-            problems.append(source_of[topic.id].problem(
-                "KB013",
-                f"question '{topic.questions[lang][i]}' is {score:.0f}% like "
-                f"'{other_question}' in topic '{other_topic.id}'",
-                "questions", lang, i,
-            ))
+            problems.append(
+                source_of[topic.id].problem(
+                    "KB013",
+                    f"question '{topic.questions[lang][i]}' is {score:.0f}% like "
+                    f"'{other_question}' in topic '{other_topic.id}'",
+                    "questions",
+                    lang,
+                    i,
+                )
+            )
     return problems

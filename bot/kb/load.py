@@ -156,18 +156,24 @@ def _parse_vocabulary(src: _Source, problems: list[Problem]) -> Vocabulary:
     for name, spec in (data.get("entities") or {}).items():
         aliases = spec.get("aliases") if isinstance(spec, dict) else None
         if not _is_str_list(aliases):
-            problems.append(src.problem("KB003", f"entity '{name}': 'aliases' must be a list of strings", "entities", name))
+            problems.append(
+                src.problem("KB003", f"entity '{name}': 'aliases' must be a list of strings", "entities", name)
+            )
             continue
         entities[str(name)] = tuple(aliases)
         implied = spec.get("implies") or []
         if not _is_str_list(implied, allow_empty=True):
-            problems.append(src.problem("KB003", f"entity '{name}': 'implies' must be a list of strings", "entities", name))
+            problems.append(
+                src.problem("KB003", f"entity '{name}': 'implies' must be a list of strings", "entities", name)
+            )
             continue
         implies[str(name)] = tuple(implied)
     for name, implied in implies.items():
         for other in implied:
             if other not in entities:
-                problems.append(src.problem("KB004", f"entity '{name}' implies unknown entity '{other}'", "entities", name))
+                problems.append(
+                    src.problem("KB004", f"entity '{name}' implies unknown entity '{other}'", "entities", name)
+                )
     synonyms: dict[str, tuple[str, ...]] = {}
     for name, aliases in (data.get("synonyms") or {}).items():
         if not _is_str_list(aliases):
@@ -271,13 +277,17 @@ def _localized_list(src: _Source, value: Any, problems: list[Problem]) -> dict[L
     for lang in LANGS:
         items = value.get(lang)
         if not _is_str_list(items):
-            problems.append(src.problem("KB008", f"'questions.{lang}' must be a non-empty list of strings", "questions", lang))
+            problems.append(
+                src.problem("KB008", f"'questions.{lang}' must be a non-empty list of strings", "questions", lang)
+            )
         else:
             result[lang] = tuple(q.strip() for q in items)
     return result if len(result) == len(LANGS) else None
 
 
-def _str_list(src: _Source, value: Any, name: str, problems: list[Problem], allow_empty: bool = False) -> list[str] | None:
+def _str_list(
+    src: _Source, value: Any, name: str, problems: list[Problem], allow_empty: bool = False
+) -> list[str] | None:
     if not _is_str_list(value, allow_empty=allow_empty):
         problems.append(src.problem("KB009", f"'{name}' must be a list of strings", name))
         return None

@@ -16,9 +16,9 @@ class Link:
     url: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Topic:
-    """One curated answer and the questions that should reach it."""
+    """One curated answer and the questions that should reach it (equal only to itself)."""
 
     id: str
     area: str

@@ -59,8 +59,7 @@ def result_for_terminal(kb: KnowledgeBase, result: MatchResult, color: bool = Fa
     if result.suggestions:
         lines.append(kb.message("did_you_mean", result.lang))
         lines += [
-            f"  {n}. {s.topic.title[result.lang]} ({s.topic.id})"
-            for n, s in enumerate(result.suggestions, start=1)
+            f"  {n}. {s.topic.title[result.lang]} ({s.topic.id})" for n, s in enumerate(result.suggestions, start=1)
         ]
     else:
         lines.append(kb.message("ask_hint", result.lang))

@@ -1,0 +1,74 @@
+"""Shared fixtures: a small knowledge base written to a temp folder, and the real one."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.kb.load import load_knowledge
+from bot.kb.model import KnowledgeBase
+from bot.matcher import Matcher
+
+REPO = Path(__file__).resolve().parents[1]
+KNOWLEDGE = REPO / "knowledge"
+
+
+def topic_data(topic_id: str, **overrides: Any) -> dict[str, Any]:
+    """A valid topic, about `topic_id`; override any field to make it invalid."""
+    words = topic_id.replace("-", " ")
+    data: dict[str, Any] = {
+        "id": topic_id,
+        "title": {"en": f"About {words}", "ja": f"{words} について"},
+        "services": ["Amazon ECS"],
+        "questions": {
+            "en": [f"question {n} about {words}" for n in range(8)],
+            "ja": [f"{words} の質問その{n}" for n in range(5)],
+        },
+        "answer": {"en": f"*The answer about {words}.*", "ja": f"*{words} の答えです。*"},
+        "links": [{"title": "Docs", "url": "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"}],
+        "related": [],
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def kb_dir(tmp_path: Path) -> Path:
+    """A copy of the real vocabulary and messages with no topics yet."""
+    root = tmp_path / "knowledge"
+    root.mkdir()
+    for name in ("vocabulary.yaml", "messages.yaml"):
+        shutil.copy(KNOWLEDGE / name, root / name)
+    return root
+
+
+@pytest.fixture
+def write_topic(kb_dir: Path) -> Callable[..., Path]:
+    """write_topic("scheduling", "ecs-cron", answer=...) -> path of the YAML file written."""
+
+    def write(area: str, topic_id: str, text: str | None = None, **overrides: Any) -> Path:
+        path = kb_dir / area / f"{topic_id}.yaml"
+        path.parent.mkdir(exist_ok=True)
+        if text is None:
+            text = yaml.safe_dump(topic_data(topic_id, **overrides), allow_unicode=True, sort_keys=False)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def real_kb() -> KnowledgeBase:
+    kb, problems = load_knowledge(KNOWLEDGE)
+    assert problems == []
+    return kb
+
+
+@pytest.fixture(scope="session")
+def real_matcher(real_kb: KnowledgeBase) -> Matcher:
+    return Matcher(real_kb)

@@ -1,0 +1,120 @@
+"""The matcher: answer, offer choices, or decline, deterministically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.kb.load import load_knowledge
+from bot.matcher import Matcher, Thresholds
+
+TOPICS = {
+    "ecs-secrets": (
+        [
+            "how do I pass secrets to an ECS task",
+            "where do ECS tasks get their database password",
+            "inject Secrets Manager values into ECS containers",
+            "ecs task definition secrets",
+            "secrets in fargate tasks",
+            "how to give my ECS service an API key",
+        ],
+        ["ECSタスクにシークレットを渡すには", "ECSでパスワードを環境変数に入れたい"],
+    ),
+    "eks-secrets": (
+        [
+            "how do pods on EKS read Secrets Manager",
+            "kubernetes secrets vs secrets manager on eks",
+            "mount AWS secrets into EKS pods",
+            "eks secrets store csi driver",
+            "External Secrets Operator on EKS",
+            "k8s secret from secrets manager",
+        ],
+        ["EKSのPodからSecrets Managerを読むには", "EKSでシークレットを扱う方法"],
+    ),
+    "ecs-scheduled-tasks": (
+        [
+            "how do I schedule jobs on ECS",
+            "run an ECS task every night",
+            "cron on fargate",
+            "ecs equivalent of kubernetes cronjob",
+            "trigger a container on a schedule in ecs",
+            "run fargate task at 2am daily",
+        ],
+        ["ECSでバッチを定期実行したい", "Fargateタスクを毎晩動かしたい"],
+    ),
+}
+
+
+@pytest.fixture
+def matcher(kb_dir: Path, write_topic) -> Matcher:
+    for topic_id, (en, ja) in TOPICS.items():
+        write_topic("area", topic_id, questions={"en": en, "ja": ja})
+    kb, problems = load_knowledge(kb_dir)
+    assert problems == []
+    return Matcher(kb)
+
+
+def test_a_paraphrase_is_answered_with_a_confidence(matcher: Matcher) -> None:
+    result = matcher.match("how can I run my ECS task every night?")
+    assert result.matched and result.topic.id == "ecs-scheduled-tasks"
+    assert 0.0 <= result.confidence <= 1.0 and result.lang == "en"
+
+
+def test_product_names_decide_between_near_topics(matcher: Matcher) -> None:
+    assert matcher.match("secrets on ECS").topic.id == "ecs-secrets"
+    assert matcher.match("secrets on EKS").topic.id == "eks-secrets"
+
+
+def test_typos_still_reach_the_topic(matcher: Matcher) -> None:
+    assert matcher.match("how do i pass secrts to an ecs tsk").topic.id == "ecs-secrets"
+
+
+def test_japanese_question_is_matched_and_marked_japanese(matcher: Matcher) -> None:
+    result = matcher.match("ECSのタスクを定期的に実行するには?")
+    assert result.topic.id == "ecs-scheduled-tasks" and result.lang == "ja"
+
+
+def test_unsure_offers_choices_instead_of_guessing(matcher: Matcher) -> None:
+    result = matcher.match("where should our secrets live?")
+    assert not result.matched
+    assert {s.topic.id for s in result.suggestions} == {"ecs-secrets", "eks-secrets"}
+    assert len(result.suggestions) <= 3
+
+
+@pytest.mark.parametrize("question", ["what's for lunch?", "今日の天気は?", "write me a sonnet"])
+def test_out_of_scope_is_declined(matcher: Matcher, question: str) -> None:
+    result = matcher.match(question)
+    assert not result.matched and result.suggestions == ()
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!", "🙂🙂🙂", "<!channel> <@U123>"])
+def test_empty_or_meaningless_input_is_declined(matcher: Matcher, question: str) -> None:
+    result = matcher.match(question)
+    assert not result.matched and result.confidence == 0.0
+
+
+def test_a_40000_character_question_does_not_crash(matcher: Matcher) -> None:
+    result = matcher.match("how do I schedule jobs on ECS? " + "x" * 40_000)
+    assert result.topic.id == "ecs-scheduled-tasks"
+
+
+def test_same_question_same_answer(matcher: Matcher) -> None:
+    def outcome(result):
+        return result.topic, result.confidence, [(s.topic.id, s.confidence) for s in result.suggestions]
+
+    first = outcome(matcher.match("where should our secrets live?"))
+    assert all(outcome(matcher.match("where should our secrets live?")) == first for _ in range(3))
+
+
+def test_forced_language_is_kept(matcher: Matcher) -> None:
+    assert matcher.match("how do I schedule jobs on ECS", lang="ja").lang == "ja"
+
+
+def test_thresholds_are_the_decision_bands(kb_dir: Path, write_topic) -> None:
+    for topic_id, (en, ja) in TOPICS.items():
+        write_topic("area", topic_id, questions={"en": en, "ja": ja})
+    kb, _ = load_knowledge(kb_dir)
+    strict = Matcher(kb, Thresholds(answer=1.01))
+    result = strict.match("how do I schedule jobs on ECS")
+    assert not result.matched and result.suggestions[0].topic.id == "ecs-scheduled-tasks"
