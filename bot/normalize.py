@@ -112,16 +112,44 @@ def _squash(alias: str) -> str:
 
 
 def _alias_regex(replacements: dict[str, str]) -> re.Pattern[str]:
-    # Longest alias first, so "eventbridge scheduler" wins over "eventbridge".
+    """One regex for every alias, built as a trie so each position is tried once, not once
+    per alias (a plain alternation of a few hundred aliases made loading 10x slower)."""
+    latin = [a for a in replacements if _LATIN_ALIAS.match(a)]
+    other = [a for a in replacements if not _LATIN_ALIAS.match(a)]
     parts = []
-    for alias in sorted(replacements, key=len, reverse=True):
-        escaped = re.escape(alias).replace(r"\ ", r"[\s\-_]*")
-        if _LATIN_ALIAS.match(alias):
-            # Latin aliases only on word boundaries: "ack" must not fire inside "backup".
-            parts.append(rf"(?<![a-z0-9]){escaped}(?![a-z0-9])")
-        else:
-            parts.append(escaped)
+    if latin:
+        # Latin aliases only on word boundaries: "ack" must not fire inside "backup".
+        parts.append(rf"(?<![a-z0-9]){_trie_pattern(latin)}(?![a-z0-9])")
+    if other:
+        parts.append(_trie_pattern(other))
     return re.compile("|".join(parts))
+
+
+def _trie_pattern(words: list[str]) -> str:
+    trie: dict[str, dict] = {}
+    for word in words:
+        spaced = _SEPARATORS.sub(" ", word)
+        # "cron job" is also typed "cron-job" and "cronjob".
+        for variant in {spaced, spaced.replace(" ", "")}:
+            node = trie
+            for char in variant:
+                node = node.setdefault(char, {})
+            node[""] = {}
+    return _node_pattern(trie)
+
+
+def _node_pattern(node: dict[str, dict]) -> str:
+    # Branches start with different characters (a separator needs at least one), so at most
+    # one can match; children are tried before stopping here, so the longest alias wins.
+    branches = [
+        (r"[\s\-_]+" if char == " " else re.escape(char)) + _node_pattern(child)
+        for char, child in sorted(node.items())
+        if char
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body
 
 
 def tokenize(folded: str) -> list[str]:

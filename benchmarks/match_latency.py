@@ -1,0 +1,122 @@
+"""Print match latency (median, p99) on the real and synthetic knowledge bases, the wall
+time of `platbot ask` including Python start-up, and peak memory.
+
+    python benchmarks/match_latency.py [--queries 400] [--runs 10]
+
+Targets on a 2-core machine: p99 under 1 ms on the real knowledge base and under 20 ms at
+10,000 topics; `platbot ask` under 300 ms wall.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bot.evaluate import load_cases  # noqa: E402
+from bot.kb.load import load_knowledge  # noqa: E402
+from bot.kb.model import KnowledgeBase, Link, Topic  # noqa: E402
+from bot.matcher import Matcher  # noqa: E402
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def time_queries(matcher: Matcher, queries: list[str]) -> list[float]:
+    for q in queries[:20]:
+        matcher.match(q)  # warm caches before timing
+    times = []
+    for q in queries:
+        start = time.perf_counter()
+        matcher.match(q)
+        times.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def synthetic_kb(real: KnowledgeBase, n_topics: int, rng: random.Random) -> tuple[KnowledgeBase, list[str]]:
+    """n topics whose questions reuse the real base's words, each with two words of its own."""
+    words = sorted({w for t in real.topics for q in t.questions["en"] for w in q.lower().split()})
+    ja_words = sorted({q for t in real.topics for q in t.questions["ja"]})
+    topics, queries = [], []
+    for i in range(n_topics):
+        own = [f"w{i}x{k}" for k in range(2)]
+        questions = tuple(" ".join(rng.sample(words, 7) + [own[k % 2]]) for k in range(10))
+        ja = tuple(rng.sample(ja_words, 5))
+        topics.append(
+            Topic(
+                id=f"t{i:05d}",
+                area="synthetic",
+                title={"en": f"topic {i}", "ja": f"トピック {i}"},
+                questions={"en": questions, "ja": ja},
+                answer={"en": "answer", "ja": "答え"},
+                services=(),
+                links=(Link("docs", "https://docs.aws.amazon.com/"),),
+                related=(),
+            )
+        )
+        if len(queries) < 2000:
+            q = questions[0].split()
+            rng.shuffle(q)
+            queries.append(" ".join(q[:6]))
+    return KnowledgeBase(tuple(topics), real.vocabulary, real.messages, real.root), queries
+
+
+def report(label: str, times: list[float]) -> None:
+    print(
+        f"{label:<28} median {statistics.median(times):7.3f} ms   p99 {percentile(times, 99):7.3f} ms"
+        f"   ({len(times)} queries)"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=400, help="queries per synthetic base")
+    parser.add_argument("--runs", type=int, default=10, help="runs of `platbot ask` to time")
+    args = parser.parse_args()
+    rng = random.Random(7)
+
+    start = time.perf_counter()
+    kb, _ = load_knowledge(REPO / "knowledge")
+    loaded = time.perf_counter()
+    matcher = Matcher(kb)
+    built = time.perf_counter()
+    print(f"real knowledge base: {len(kb.topics)} topics, load {1000 * (loaded - start):.1f} ms, "
+          f"index {1000 * (built - loaded):.1f} ms")
+    queries = [c.question for c in load_cases([REPO / "tests" / "eval"])]
+    report("match, real base", time_queries(matcher, queries * 3))
+
+    for n in (1_000, 10_000):
+        start = time.perf_counter()
+        synthetic, synth_queries = synthetic_kb(kb, n, rng)
+        big = Matcher(synthetic)
+        print(f"synthetic {n:,} topics: index {1000 * (time.perf_counter() - start):.0f} ms")
+        report(f"match, {n:,} topics", time_queries(big, synth_queries[: args.queries]))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process (10,000-topic index built): {peak:.0f} MiB")
+
+    platbot = Path(sys.executable).with_name("platbot")
+    command = [str(platbot)] if platbot.exists() else [sys.executable, "-m", "bot"]
+    walls = []
+    for _ in range(args.runs):
+        start = time.perf_counter()
+        subprocess.run([*command, "ask", "how do I schedule jobs on ECS?"], check=True,
+                       capture_output=True, cwd=REPO)
+        walls.append((time.perf_counter() - start) * 1000)
+    child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"`platbot ask` wall time: median {statistics.median(walls):.0f} ms, "
+          f"max {max(walls):.0f} ms ({args.runs} runs); peak memory {child_peak:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
