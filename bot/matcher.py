@@ -7,8 +7,8 @@ A topic's score mixes two kinds of evidence, each in [0, 1]:
 - lexical: how much of the question's information the topic's example questions explain,
   weighing each token by its rarity across topics (IDF). Words no topic knows ("lunch",
   "poem") count against every topic: that is what declines out-of-scope questions.
-- fuzzy: rapidfuzz `token_sort_ratio` against the topic's closest example question, which
-  forgives typos and word order.
+- fuzzy: rapidfuzz token-set and token-sort ratios against the topic's closest example
+  question, which forgive typos, word order and extra context.
 
 Product names are entities and weigh on top: a question about EKS that lands on a topic
 whose examples never mention EKS loses confidence, however well the other words agree.
@@ -26,7 +26,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
-from bot.normalize import Normalized, Normalizer, detect_lang
+from bot.normalize import OFF_TOPIC, OTHER_PLATFORM, Normalized, Normalizer, detect_lang
 
 # Questions longer than this are cut before matching: a pasted log of 40,000 characters
 # says nothing more about intent than its first lines, and scoring it would be slow.
@@ -34,6 +34,7 @@ MAX_QUERY_CHARS = 1_000
 
 # Products that define a platform. A topic built around one of them (ECS) answering a
 # question that names another (Lambda) is almost always wrong.
+UNNAMED_PLATFORM = 0.9
 PLATFORMS = frozenset({"ecs", "eks", "kubernetes", "lambda", "apprunner", "awsbatch"})
 
 
@@ -41,10 +42,11 @@ PLATFORMS = frozenset({"ecs", "eks", "kubernetes", "lambda", "apprunner", "awsba
 class Thresholds:
     """Decision bands, tuned on tests/eval with `platbot eval`."""
 
-    answer: float = 0.50  # best score needed to answer outright
-    margin: float = 0.06  # ...and its lead over the runner-up
-    suggest: float = 0.30  # below this nothing is plausible enough to offer
-    suggest_window: float = 0.15  # suggestions stay within this distance of the best
+    answer: float = 0.34  # best score needed to answer outright
+    margin: float = 0.02  # ...and its lead over the runner-up
+    vague_margin: float = 0.15  # the lead needed when the question is one word ("secrets")
+    suggest: float = 0.25  # below this nothing is plausible enough to offer
+    suggest_window: float = 0.12  # suggestions stay within this distance of the best
     max_suggestions: int = 3
 
 
@@ -100,45 +102,62 @@ class Matcher:
         # long questions carry context words no topic needs to know.
         self._unknown_idf = 0.6 * math.log(1 + n)
         self._crowded = max(50, n // 10)
-        self._spellable = sorted(t for t in postings if len(t) >= 5 and t.isascii())
+        self._spellable = sorted(t for t in postings if len(t) >= 5 and t.isascii() and t.isalpha())
 
     def match(self, query: str, lang: Lang | None = None) -> MatchResult:
         lang = lang or detect_lang(query)
-        ranked = self.rank(query)
+        ranked, vague = self._rank(query)
         t = self.thresholds
         if not ranked or ranked[0].score < t.suggest:
             best = ranked[0].score if ranked else 0.0
             return MatchResult(query, lang, None, round(best, 3))
         best = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        if best.score >= t.answer and best.score - runner_up >= t.margin:
+        margin = t.vague_margin if vague else t.margin
+        if best.score >= t.answer and best.score - runner_up >= margin:
             return MatchResult(query, lang, self._topics[best.index], round(best.score, 3))
         suggestions = tuple(
             Suggestion(self._topics[s.index], round(s.score, 3))
             for s in ranked[: t.max_suggestions]
-            if s.score >= t.suggest and best.score - s.score <= t.suggest_window
+            if s.score >= t.suggest and best.score - s.score <= max(t.suggest_window, margin)
         )
         return MatchResult(query, lang, None, round(best.score, 3), suggestions)
 
     def rank(self, query: str, limit: int = 10) -> list[_Scored]:
         """Topics by descending score (ties by id), at most `limit`."""
+        return self._rank(query, limit)[0]
+
+    def _rank(self, query: str, limit: int = 10) -> tuple[list[_Scored], bool]:
+        """The ranking, and whether the question is too vague to answer without a clear lead
+        (one meaningful word and no product name)."""
         q = self._correct(self.normalize(query[:MAX_QUERY_CHARS]))
-        tokens = list(dict.fromkeys(q.tokens))
-        if not tokens:
-            return []
+        tokens = list(dict.fromkeys(t for t in q.tokens if t not in (OFF_TOPIC, OTHER_PLATFORM)))
+        if not tokens or _declined(q.entities):
+            return [], False
+        vague = len(tokens) < 2 and not q.entities
         lexical = self._lexical(tokens)
         if not lexical:
-            return []
+            return [], vague
         shortlist = sorted(lexical, key=lambda i: (-lexical[i], self._topics[i].id))[:25]
         text = q.text
         scored = []
         for i in shortlist:
-            best_example = process.extractOne(text, self._docs[i], scorer=fuzz.token_sort_ratio)
-            similarity = best_example[1] / 100 if best_example else 0.0
+            similarity = self._similarity(text, i)
             score = (0.6 * lexical[i] + 0.4 * similarity) * self._entity_factor(i, q.entities)
             scored.append(_Scored(i, score))
         scored.sort(key=lambda s: (-s.score, self._topics[s.index].id))
-        return scored[:limit]
+        return scored[:limit], vague
+
+    def _similarity(self, text: str, i: int) -> float:
+        """Closeness to the topic's nearest example question, in [0, 1].
+
+        token_set_ratio forgives the context words of long questions (the example's words are
+        all there); token_sort_ratio keeps one shared word from counting as a perfect match.
+        """
+        docs = self._docs[i]
+        best_set = process.extractOne(text, docs, scorer=fuzz.token_set_ratio)
+        best_sort = process.extractOne(text, docs, scorer=fuzz.token_sort_ratio)
+        return ((best_set[1] if best_set else 0.0) + (best_sort[1] if best_sort else 0.0)) / 200
 
     def topic_at(self, scored: _Scored) -> Topic:
         return self._topics[scored.index]
@@ -162,30 +181,37 @@ class Matcher:
         return {i: g / total for i, g in gained.items()}
 
     def _entity_factor(self, i: int, entities: frozenset[str]) -> float:
-        if not entities:
-            return 1.0
         share = self._entity_share[i]
+        platforms = {e for e, s in share.items() if e in PLATFORMS and s >= 0.5}
+        if platforms and not platforms & entities:
+            # The topic is about one platform and the question names none ("where do secrets
+            # go?"): sibling topics for other platforms are as likely, so be less sure.
+            factor = UNNAMED_PLATFORM
+        else:
+            factor = 1.0
+        if not entities:
+            return factor
         # An entity counts as fully covered once a third of the topic's examples name it.
         cover = sum(min(1.0, share.get(e, 0.0) * 3) for e in entities) / len(entities)
-        factor = 0.55 + 0.45 * cover
-        asked_platforms = entities & PLATFORMS
-        if asked_platforms:
-            foreign = [e for e, s in share.items() if e in PLATFORMS and s >= 0.5 and e not in entities]
+        factor *= 0.55 + 0.45 * cover
+        if entities & PLATFORMS:
+            foreign = [e for e in platforms if e not in entities]
             factor *= 0.85 ** min(len(foreign), 2)
         return factor
 
     def _correct(self, q: Normalized) -> Normalized:
         """Fix likely typos of words the knowledge base uses ("secrts", "schedual").
 
-        Only words of five letters or more, so acronyms (ECS/EKS) are never corrected.
+        Only words of six letters or more: acronyms (ECS/EKS) must never be corrected, and
+        short words are too often another real word ("lunch" is one letter from "launch").
         """
         fixed: list[str] = []
         changed = False
         for token in q.tokens:
-            if token in self._idf or len(token) < 5 or not token.isascii():
+            if token in self._idf or len(token) < 6 or not token.isascii():
                 fixed.append(token)
                 continue
-            max_edits = 1 if len(token) < 8 else 2
+            max_edits = 1 if len(token) < 9 else 2
             hit = process.extractOne(token, self._spellable, scorer=Levenshtein.distance, score_cutoff=max_edits)
             if hit is None:
                 fixed.append(token)
@@ -196,6 +222,11 @@ class Matcher:
             return q
         entities = set(q.entities) | {t for t in fixed if t in self.normalize.entities}
         return Normalized(tuple(fixed), frozenset(entities))
+
+
+def _declined(entities: frozenset[str]) -> bool:
+    """A request platbot never serves, or one about another platform and no AWS one."""
+    return OFF_TOPIC in entities or (OTHER_PLATFORM in entities and not entities & PLATFORMS)
 
 
 def _documents(topic: Topic) -> list[str]:

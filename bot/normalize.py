@@ -10,8 +10,8 @@ each question at ask time, so both sides are folded the same way:
    (`cron`, `定期実行` -> schedule). This is also what lets an English example reach a
    Japanese question: both end up with the token `schedule`.
 4. Tokens: Latin words (light plural folding), katakana words whole, kanji runs as character
-   bigrams. Japanese has no spaces, and bigrams need no dictionary; hiragana runs are mostly
-   particles and inflections, so they are dropped.
+   bigrams. Japanese has no spaces, and bigrams need no dictionary; hiragana runs (particles,
+   inflections) and lone kanji (verb stems) are dropped.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ _TOKEN = re.compile(
     r"|(?P<katakana>[\u30a0-\u30ff]+)"
     r"|(?P<kanji>[\u3400-\u9fff\uf900-\ufaff々]+)"
 )
+# Markers the vocabulary's `decline` lists put among a question's entities.
+OFF_TOPIC = "offtopic"
+OTHER_PLATFORM = "otherplatform"
+
 # Longer "words" are hashes, ids or base64 from pasted logs: no meaning to match on.
 MAX_WORD_CHARS = 30
 _SEPARATORS = re.compile(r"[\s\-_]+")
@@ -72,7 +76,7 @@ class Normalizer:
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.stopwords = frozenset(_fold_token(fold(w)) for w in vocabulary.stopwords)
-        self.entities = frozenset(vocabulary.entities)
+        self.entities = frozenset(vocabulary.entities) | {OFF_TOPIC, OTHER_PLATFORM}
         self._implies = {k: tuple(v) for k, v in vocabulary.implies.items()}
         replacements: dict[str, str] = {}
         # Synonyms first, then entities, so that a product name wins a clash of aliases.
@@ -82,6 +86,9 @@ class Normalizer:
         for canonical, aliases in vocabulary.entities.items():
             for alias in (canonical, *aliases):
                 replacements[fold(alias)] = canonical
+        for marker, aliases in ((OFF_TOPIC, vocabulary.off_topic), (OTHER_PLATFORM, vocabulary.other_platforms)):
+            for alias in aliases:
+                replacements[fold(alias)] = marker
         self._replacements = {_squash(alias): canonical for alias, canonical in replacements.items()}
         self._protected = frozenset(replacements.values())
         self._alias_pattern = _alias_regex(replacements) if replacements else None
@@ -161,11 +168,9 @@ def tokenize(folded: str) -> list[str]:
         elif word := match.group("katakana"):
             tokens.append(word.rstrip("ー") or word)  # サーバー and サーバ are one word
         else:
+            # A lone kanji between kana is mostly a verb stem (書く, 出る): too vague to count.
             run = match.group("kanji")
-            if len(run) == 1:
-                tokens.append(run)
-            else:
-                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
     return tokens
 
 

@@ -188,7 +188,22 @@ def _parse_vocabulary(src: _Source, problems: list[Problem]) -> Vocabulary:
             problems.append(src.problem("KB003", f"stopwords.{lang} must be a list of strings", "stopwords"))
             continue
         stopwords.update(str(w) for w in words)
-    return Vocabulary(entities, synonyms, frozenset(stopwords), implies)
+    decline = data.get("decline") or {}
+    markers: dict[str, tuple[str, ...]] = {}
+    for key in ("off_topic", "other_platforms"):
+        words = decline.get(key, []) if isinstance(decline, dict) else None
+        if not _is_str_list(words, allow_empty=True):
+            problems.append(src.problem("KB003", f"decline.{key} must be a list of strings", "decline"))
+            continue
+        markers[key] = tuple(words)
+    return Vocabulary(
+        entities,
+        synonyms,
+        frozenset(stopwords),
+        implies,
+        off_topic=markers.get("off_topic", ()),
+        other_platforms=markers.get("other_platforms", ()),
+    )
 
 
 def _parse_messages(src: _Source, problems: list[Problem]) -> dict[str, dict[Lang, str]]:

@@ -44,13 +44,16 @@ class Vocabulary:
     `entities` are product names: matched exactly (after aliasing), never fuzzily, because
     ECS and EKS differ by one letter. `synonyms` map casual or translated wording onto one
     canonical word. Both map canonical -> aliases. `implies` adds entities to a question
-    that names another (EKS -> Kubernetes).
+    that names another (EKS -> Kubernetes). `off_topic` and `other_platforms` mark questions
+    to decline (a poem; a question about another cloud).
     """
 
     entities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     synonyms: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     stopwords: frozenset[str] = frozenset()
     implies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    off_topic: tuple[str, ...] = ()
+    other_platforms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
