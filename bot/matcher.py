@@ -23,7 +23,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import OSA
 
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.normalize import OFF_TOPIC, OTHER_PLATFORM, Normalized, Normalizer, detect_lang
@@ -183,12 +183,9 @@ class Matcher:
     def _entity_factor(self, i: int, entities: frozenset[str]) -> float:
         share = self._entity_share[i]
         platforms = {e for e, s in share.items() if e in PLATFORMS and s >= 0.5}
-        if platforms and not platforms & entities:
-            # The topic is about one platform and the question names none ("where do secrets
-            # go?"): sibling topics for other platforms are as likely, so be less sure.
-            factor = UNNAMED_PLATFORM
-        else:
-            factor = 1.0
+        # A topic about one platform, and a question that names none ("where do secrets go?"):
+        # sibling topics for other platforms are as likely, so be less sure.
+        factor = UNNAMED_PLATFORM if platforms and not platforms & entities else 1.0
         if not entities:
             return factor
         # An entity counts as fully covered once a third of the topic's examples name it.
@@ -202,6 +199,7 @@ class Matcher:
     def _correct(self, q: Normalized) -> Normalized:
         """Fix likely typos of words the knowledge base uses ("secrts", "schedual").
 
+        Edits count as in OSA distance, so a swap of two letters ("lamdba") is one edit.
         Only words of six letters or more: acronyms (ECS/EKS) must never be corrected, and
         short words are too often another real word ("lunch" is one letter from "launch").
         """
@@ -212,7 +210,7 @@ class Matcher:
                 fixed.append(token)
                 continue
             max_edits = 1 if len(token) < 9 else 2
-            hit = process.extractOne(token, self._spellable, scorer=Levenshtein.distance, score_cutoff=max_edits)
+            hit = process.extractOne(token, self._spellable, scorer=OSA.distance, score_cutoff=max_edits)
             if hit is None:
                 fixed.append(token)
             else:

@@ -4,7 +4,8 @@ The same function runs over the knowledge base's example questions at load time 
 each question at ask time, so both sides are folded the same way:
 
 1. Unicode NFKC and case folding (full-width ＥＣＳ -> ecs, half-width ｽｹｼﾞｭｰﾙ -> スケジュール).
-2. Slack markup dropped: mentions, `<!channel>`, link targets, `:emoji:` codes.
+2. Slack markup dropped: mentions, `<!channel>`, link targets, `:emoji:` codes; camelCase
+   field names split (`logConfiguration` -> log configuration) unless they are known names.
 3. Aliases from `knowledge/vocabulary.yaml` folded onto one canonical word, longest first:
    product names become entities (`k8s` -> kubernetes), synonyms a shared word
    (`cron`, `定期実行` -> schedule). This is also what lets an English example reach a
@@ -37,6 +38,8 @@ OTHER_PLATFORM = "otherplatform"
 
 # Longer "words" are hashes, ids or base64 from pasted logs: no meaning to match on.
 MAX_WORD_CHARS = 30
+_CAMEL_WORD = re.compile(r"\b[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]+)+\b")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[\s\-_]+")
 _LATIN_ALIAS = re.compile(r"^[a-z0-9 .\-/]+$")
 
@@ -94,7 +97,7 @@ class Normalizer:
         self._alias_pattern = _alias_regex(replacements) if replacements else None
 
     def __call__(self, text: str) -> Normalized:
-        folded = fold(strip_slack_markup(text))
+        folded = fold(_CAMEL_WORD.sub(self._split_camel, strip_slack_markup(text)))
         found: set[str] = set()
         if self._alias_pattern is not None:
 
@@ -111,6 +114,14 @@ class Normalizer:
         for entity in list(found):
             found.update(self._implies.get(entity, ()))
         return Normalized(tuple(tokens), frozenset(found))
+
+
+    def _split_camel(self, match: re.Match[str]) -> str:
+        """`logConfiguration` -> `log Configuration`, unless the word is a known name (`EventBridge`)."""
+        word = match.group(0)
+        if _squash(fold(word)) in self._replacements:
+            return word
+        return _CAMEL_HUMP.sub(" ", word)
 
 
 def _squash(alias: str) -> str:
