@@ -118,3 +118,33 @@ def test_thresholds_are_the_decision_bands(kb_dir: Path, write_topic) -> None:
     strict = Matcher(kb, Thresholds(answer=1.01))
     result = strict.match("how do I schedule jobs on ECS")
     assert not result.matched and result.suggestions[0].topic.id == "ecs-scheduled-tasks"
+
+
+def test_swapped_letters_in_a_product_name_count_as_one_typo(real_matcher: Matcher) -> None:
+    result = real_matcher.match("how to run a lamdba function every 5 minutes")
+    assert result.topic is not None and result.topic.id == "lambda-schedule"
+
+
+@pytest.mark.parametrize(
+    ("question", "topic_id"),
+    [
+        ("how do I schedule jobs on ECS?", "ecs-scheduled-tasks"),
+        ("ECS or EKS for us?", "ecs-vs-eks"),
+        ("where do secrets go for Lambda?", "lambda-secrets"),
+        ("EKSでALBを消さずにクラスタを作り直すには?", "alb-lifecycle-eks"),
+    ],
+)
+def test_the_questions_the_bot_was_built_for(real_matcher: Matcher, question: str, topic_id: str) -> None:
+    result = real_matcher.match(question)
+    assert result.topic is not None and result.topic.id == topic_id
+
+
+@pytest.mark.parametrize(
+    "question", ["what's for lunch?", "write a poem about Kubernetes", "今日の天気は?", "how do I set up GKE autopilot"]
+)
+def test_the_real_base_declines_out_of_scope(real_matcher: Matcher, question: str) -> None:
+    assert not real_matcher.match(question).matched
+
+
+def test_other_platform_is_in_scope_when_an_aws_one_is_named(real_matcher: Matcher) -> None:
+    assert real_matcher.match("we are moving from GKE to EKS, how do pods get AWS permissions?").matched

@@ -67,3 +67,8 @@ def test_detect_lang(text: str, lang: str) -> None:
 
 def test_empty_vocabulary_still_tokenizes() -> None:
     assert Normalizer(Vocabulary())("Hello, World!").tokens == ("hello", "world")
+
+
+def test_camel_case_field_names_are_split_but_known_names_kept(normalize: Normalizer) -> None:
+    n = normalize("logConfiguration RequestCountPerTarget EventBridge")
+    assert n.tokens == ("log", "config", "request", "count", "target", "eventbridge")
