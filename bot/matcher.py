@@ -34,6 +34,8 @@ MAX_QUERY_CHARS = 1_000
 
 # Products that define a platform. A topic built around one of them (ECS) answering a
 # question that names another (Lambda) is almost always wrong.
+# Topics scored in full after the lexical pass; more changed no result on the eval set.
+SHORTLIST = 6
 UNNAMED_PLATFORM = 0.9
 PLATFORMS = frozenset({"ecs", "eks", "kubernetes", "lambda", "apprunner", "awsbatch"})
 
@@ -87,12 +89,15 @@ class Matcher:
         self._topics = sorted(kb.topics, key=lambda t: t.id)
         self._docs: list[list[str]] = []
         self._entity_share: list[dict[str, float]] = []
+        self._platforms: list[frozenset[str]] = []  # platforms at least half the examples name
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         for i, topic in enumerate(self._topics):
             docs = [self.normalize(text) for text in _documents(topic)]
             docs = [d for d in docs if d.tokens]
-            self._docs.append([d.text for d in docs])
-            self._entity_share.append(_share(d.entities for d in docs))
+            self._docs.append(sorted({d.text for d in docs}))
+            entity_share = _share(d.entities for d in docs)
+            self._entity_share.append(entity_share)
+            self._platforms.append(frozenset(e for e, s in entity_share.items() if e in PLATFORMS and s >= 0.5))
             for token, share in _share(set(d.tokens) for d in docs).items():
                 postings[token].append((i, share))
         n = max(len(self._topics), 1)
@@ -102,7 +107,11 @@ class Matcher:
         # long questions carry context words no topic needs to know.
         self._unknown_idf = 0.6 * math.log(1 + n)
         self._crowded = max(50, n // 10)
-        self._spellable = sorted(t for t in postings if len(t) >= 5 and t.isascii() and t.isalpha())
+        # Words a typo may be corrected to, by length: an edit or two changes length by at most two.
+        self._spellable: dict[int, list[str]] = defaultdict(list)
+        for token in sorted(postings):
+            if len(token) >= 5 and token.isascii() and token.isalpha():
+                self._spellable[len(token)].append(token)
 
     def match(self, query: str, lang: Lang | None = None) -> MatchResult:
         lang = lang or detect_lang(query)
@@ -138,7 +147,7 @@ class Matcher:
         lexical = self._lexical(tokens)
         if not lexical:
             return [], vague
-        shortlist = sorted(lexical, key=lambda i: (-lexical[i], self._topics[i].id))[:25]
+        shortlist = sorted(lexical, key=lambda i: (-lexical[i], self._topics[i].id))[:SHORTLIST]
         text = q.text
         scored = []
         for i in shortlist:
@@ -182,7 +191,7 @@ class Matcher:
 
     def _entity_factor(self, i: int, entities: frozenset[str]) -> float:
         share = self._entity_share[i]
-        platforms = {e for e, s in share.items() if e in PLATFORMS and s >= 0.5}
+        platforms = self._platforms[i]
         # A topic about one platform, and a question that names none ("where do secrets go?"):
         # sibling topics for other platforms are as likely, so be less sure.
         factor = UNNAMED_PLATFORM if platforms and not platforms & entities else 1.0
@@ -210,7 +219,9 @@ class Matcher:
                 fixed.append(token)
                 continue
             max_edits = 1 if len(token) < 9 else 2
-            hit = process.extractOne(token, self._spellable, scorer=OSA.distance, score_cutoff=max_edits)
+            lengths = range(len(token) - max_edits, len(token) + max_edits + 1)
+            near = [word for n in lengths for word in self._spellable.get(n, ())]
+            hit = process.extractOne(token, near, scorer=OSA.distance, score_cutoff=max_edits)
             if hit is None:
                 fixed.append(token)
             else:
