@@ -38,7 +38,8 @@ OTHER_PLATFORM = "otherplatform"
 
 # Longer "words" are hashes, ids or base64 from pasted logs: no meaning to match on.
 MAX_WORD_CHARS = 30
-_CAMEL_WORD = re.compile(r"\b[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]+)+\b")
+# Not \b: in Japanese text a field name runs straight into kana (minimumHealthyPercentと).
+_CAMEL_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]+)+(?![A-Za-z0-9])")
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[\s\-_]+")
 _LATIN_ALIAS = re.compile(r"^[a-z0-9 .\-/]+$")

@@ -15,8 +15,8 @@ from bot.normalize import fold
 from tests.conftest import REPO
 
 EVAL_DIR = REPO / "tests" / "eval"
-ACCURACY_FLOOR = 0.92  # in scope, right topic answered outright (reached: 92.3%)
-DECLINE_FLOOR = 0.95  # out of scope, declined (reached: 97.1%)
+ACCURACY_FLOOR = 0.94  # in scope, right topic answered outright (reached: 94.8%)
+DECLINE_FLOOR = 0.94  # out of scope, declined (reached: 95.0%)
 
 
 @pytest.fixture(scope="module")

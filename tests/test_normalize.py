@@ -72,3 +72,7 @@ def test_empty_vocabulary_still_tokenizes() -> None:
 def test_camel_case_field_names_are_split_but_known_names_kept(normalize: Normalizer) -> None:
     n = normalize("logConfiguration RequestCountPerTarget EventBridge")
     assert n.tokens == ("log", "config", "request", "count", "target", "eventbridge")
+
+
+def test_camel_case_is_split_inside_japanese_text(normalize: Normalizer) -> None:
+    assert normalize("minimumHealthyPercentとは").tokens == ("minimum", "healthy", "percent")
