@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from bot.cache import load_matcher
 from bot.errors import PlatbotError
 from bot.kb.load import load_knowledge
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
@@ -88,12 +89,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> tuple[KnowledgeBase, Matcher]:
-    kb, problems = load_knowledge(args.knowledge)
+    kb, problems, matcher = load_matcher(args.knowledge)
     for problem in problems:
         print(f"platbot: warning: {problem} (left out; run `platbot check`)", file=sys.stderr)
     if not kb.topics:
         raise PlatbotError(f"no valid topics in {kb.root}")
-    return kb, Matcher(kb)
+    return kb, matcher
 
 
 def _ask(args: argparse.Namespace) -> int:

@@ -37,6 +37,12 @@ def topic_data(topic_id: str, **overrides: Any) -> dict[str, Any]:
     return data
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read or write the user's real ~/.cache/platbot."""
+    monkeypatch.setenv("PLATBOT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def kb_dir(tmp_path: Path) -> Path:
     """A copy of the real vocabulary and messages with no topics yet."""

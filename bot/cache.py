@@ -1,0 +1,89 @@
+"""Keep the built matcher on disk so `platbot ask` skips parsing YAML and indexing.
+
+Parsing and indexing the knowledge base are most of the CLI's start-up (about 120 of
+250 ms). The cache holds the result, keyed by a fingerprint of every knowledge file and of
+platbot's own matching code (name, size, modification time), so any edit rebuilds it.
+
+It lives in the user's own cache directory (`$PLATBOT_CACHE_DIR`, else
+`$XDG_CACHE_HOME/platbot`, else `~/.cache/platbot`), written atomically with mode 0600.
+Every failure (unwritable directory, corrupt or foreign file) falls back to building in
+memory: the cache can make platbot faster, never wrong or broken.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+from bot import __version__
+from bot.errors import KnowledgeError, Problem
+from bot.kb.load import MESSAGES_FILE, VOCABULARY_FILE, default_root, load_knowledge, topic_files
+from bot.kb.model import KnowledgeBase
+from bot.matcher import Matcher
+
+_CODE = Path(__file__).resolve().parent
+_CODE_FILES = ("matcher.py", "normalize.py", "kb/model.py", "kb/load.py")
+
+
+def cache_dir() -> Path:
+    if env := os.environ.get("PLATBOT_CACHE_DIR"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "platbot"
+
+
+def fingerprint(root: Path) -> str:
+    digest = hashlib.sha256(__version__.encode())
+    files = [root / VOCABULARY_FILE, root / MESSAGES_FILE, *topic_files(root)]
+    files += [_CODE / name for name in _CODE_FILES]
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def load_matcher(root: Path | None = None) -> tuple[KnowledgeBase, list[Problem], Matcher]:
+    """The knowledge base, its load problems and a matcher: from the cache when fresh."""
+    root = (Path(root) if root is not None else default_root()).resolve()
+    if not root.is_dir():
+        raise KnowledgeError(f"knowledge directory not found: {root}")
+    key = fingerprint(root)
+    # One file per knowledge directory: an edit replaces the stale index instead of adding one.
+    path = cache_dir() / f"index-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.pickle"
+    cached = _read(path, key)
+    if cached is not None:
+        return cached
+    kb, problems = load_knowledge(root)
+    built = (kb, problems, Matcher(kb))
+    _write(path, key, built)
+    return built
+
+
+def _read(path: Path, key: str) -> tuple[KnowledgeBase, list[Problem], Matcher] | None:
+    try:
+        with path.open("rb") as file:
+            stored_key, value = pickle.load(file)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return None
+    return value if stored_key == key else None
+
+
+def _write(path: Path, key: str, value: object) -> None:
+    tmp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".index-", delete=False) as tmp:
+            tmp_name = tmp.name
+            os.chmod(tmp_name, 0o600)
+            pickle.dump((key, value), tmp, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp_name, path)
+    except OSError:
+        # Read-only home, full disk: build in memory next time too.
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
