@@ -31,7 +31,12 @@ class UsageError(PlatbotError):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    # `serve` has options of its own (bot/slack/serve.py parses them): pass them through.
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "serve":
+        return _serve(args, rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
@@ -82,9 +87,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
     ev.set_defaults(run=_eval)
 
-    serve = commands.add_parser("serve", help="run the Slack app (Socket Mode or HTTP)")
-    serve.add_argument("serve_args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
-    serve.set_defaults(run=_serve)
+    commands.add_parser(
+        "serve",
+        help="run the Slack app: [auto|socket|http] (see `platbot serve --help`)",
+        add_help=False,
+    )
     return parser
 
 
@@ -246,7 +253,8 @@ def _default_eval_dir() -> Path:
     return here if here.is_dir() else Path(__file__).resolve().parents[1] / "tests" / "eval"
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, rest: list[str]) -> int:
     from bot.slack.serve import main as serve_main
 
-    return serve_main(args.serve_args)
+    knowledge = ["--knowledge", str(args.knowledge)] if args.knowledge else []
+    return serve_main([*rest, *knowledge])
