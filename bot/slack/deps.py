@@ -1,0 +1,17 @@
+"""What every listener needs, passed in once by `build_app` (tests pass their own)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.kb.model import KnowledgeBase
+from bot.matcher import Matcher
+
+
+@dataclass(frozen=True)
+class Deps:
+    kb: KnowledgeBase
+    matcher: Matcher
+    command: str  # the slash command's name, for usage text: "/platform"
+    log: logging.Logger

@@ -1,0 +1,80 @@
+"""Button clicks: show a topic (related, did-you-mean), record feedback, share an answer.
+
+Whatever a click shows goes to the clicker alone: into the private reply it came from, or as
+an ephemeral message in the thread of a public one. Sharing is the one way to post for all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App, Respond
+from slack_sdk import WebClient
+
+from bot.render import blocks
+from bot.render.blocks import TopicRef
+from bot.slack.deps import Deps
+from bot.slack.failures import guarded
+from bot.slack.listeners import acknowledge
+
+
+def register(app: App, deps: Deps) -> None:
+    def show_topic(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ref = TopicRef.from_value(action.get("value"))
+        topic = deps.kb.get(ref.topic_id) if ref else None
+        private = _is_private(body)
+        if ref is None or topic is None:  # a button from an older knowledge base
+            message = blocks.notice(deps.kb, "unknown", ref.lang if ref else "en")
+        else:
+            message = blocks.answer_message(deps.kb, topic, ref.lang, question=ref.question, private=private)
+        # A pick answers the private "did you mean" it came from, so it replaces it.
+        replace = private and str(action.get("action_id", "")).startswith(blocks.ACTION_PICK)
+        _tell_clicker(body, respond, client, message, replace=replace)
+
+    def record_feedback(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        vote = "up" if str(action.get("action_id", "")).endswith(":up") else "down"
+        ref = TopicRef.from_value(action.get("value"))
+        topic = deps.kb.get(ref.topic_id) if ref else None  # only known ids reach the log
+        deps.log.info(
+            "feedback vote=%s topic=%s lang=%s user=%s channel=%s",
+            vote,
+            topic.id if topic else "?",
+            ref.lang if ref else "?",
+            (body.get("user") or {}).get("id"),
+            (body.get("channel") or {}).get("id"),
+        )
+        thanks = blocks.feedback_thanks(deps.kb, ref.lang if ref else "en", vote)
+        _tell_clicker(body, respond, client, thanks)
+
+    def share_answer(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        ref = TopicRef.from_value(action.get("value"))
+        topic = deps.kb.get(ref.topic_id) if ref else None
+        if ref is None or topic is None:
+            gone = blocks.notice(deps.kb, "unknown", ref.lang if ref else "en")
+            respond(response_type="ephemeral", replace_original=False, **gone.as_kwargs())
+            return
+        user = (body.get("user") or {}).get("id", "")
+        message = blocks.shared_message(deps.kb, topic, ref.lang, user_id=user, question=ref.question)
+        # The response URL posts even where the bot is not a member of the channel.
+        respond(response_type="in_channel", replace_original=False, **message.as_kwargs())
+        respond(delete_original=True)
+
+    app.action(blocks.SHOW_TOPIC_ACTIONS)(ack=acknowledge, lazy=[guarded(show_topic, deps.kb, deps.log)])
+    app.action(blocks.FEEDBACK_ACTIONS)(ack=acknowledge, lazy=[guarded(record_feedback, deps.kb, deps.log)])
+    app.action(blocks.ACTION_SHARE)(ack=acknowledge, lazy=[guarded(share_answer, deps.kb, deps.log)])
+
+
+def _is_private(body: dict[str, Any]) -> bool:
+    return bool((body.get("container") or {}).get("is_ephemeral"))
+
+
+def _tell_clicker(
+    body: dict[str, Any], respond: Respond, client: WebClient, message: blocks.Message, replace: bool = False
+) -> None:
+    if _is_private(body):
+        respond(response_type="ephemeral", replace_original=replace, **message.as_kwargs())
+        return
+    thread = (body.get("message") or {}).get("thread_ts")
+    client.chat_postEphemeral(
+        channel=body["channel"]["id"], user=body["user"]["id"], thread_ts=thread, **message.as_kwargs()
+    )

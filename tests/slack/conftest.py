@@ -1,0 +1,131 @@
+"""Fixtures: a fake Slack Web API, and platbot's real HTTP server (gunicorn) pointed at it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.kb.model import KnowledgeBase
+from bot.matcher import Matcher
+from bot.slack.app import load_engine
+from tests.slack.fakes import BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="session")
+def engine() -> tuple[KnowledgeBase, Matcher]:
+    return load_engine()
+
+
+@pytest.fixture
+def settings(fake_slack: FakeSlack) -> Settings:
+    return Settings.from_env(
+        {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url}
+    )
+
+
+class RunningServer:
+    """`platbot serve` in HTTP mode, in its own process, as it runs in production."""
+
+    def __init__(self, port: int, log_path: Path, pid: int) -> None:
+        self.port = port
+        self.log_path = log_path
+        self.pid = pid
+
+    def worker_pids(self) -> list[int]:
+        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text()
+        return [int(pid) for pid in children.split()]
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 5.0) -> str:
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never appeared in the server log")
+            time.sleep(0.02)
+        return log
+
+
+@pytest.fixture(scope="session")
+def http_server(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    # The test binds the port and hands the socket to gunicorn (fd://), so there is no race
+    # for a free port and nothing listens beyond 127.0.0.1.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    fd = listener.fileno()
+    log_path = tmp_path_factory.mktemp("server") / "platbot.log"
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONUNBUFFERED": "1",
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": fake_slack.api_url,
+        "PLATBOT_KNOWLEDGE": str(REPO / "knowledge"),
+    }
+    # DEBUG, so the test that no token is ever logged looks at everything bolt and slack_sdk say.
+    argv = [
+        sys.executable,
+        "-m",
+        "bot.slack.serve",
+        "http",
+        f"--bind=fd://{fd}",
+        "--workers",
+        "2",
+        "--log-level",
+        "DEBUG",
+    ]
+    with open(log_path, "wb") as log_file:
+        process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(fd,))
+    server = RunningServer(listener.getsockname()[1], log_path, process.pid)
+    try:
+        _wait_until_healthy(server, process)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        listener.close()
+
+
+def _wait_until_healthy(server: RunningServer, process: subprocess.Popen[bytes]) -> None:
+    sender = SlackSender(server.port)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"platbot serve exited with {process.returncode}:\n{server.log()}")
+        try:
+            if sender.request("GET", "/healthz").status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"platbot serve did not become healthy:\n{server.log()}")
+
+
+@pytest.fixture
+def slack(http_server: RunningServer, fake_slack: FakeSlack) -> SlackSender:
+    """Sends signed requests to the running server; the fake Web API starts each test empty."""
+    fake_slack.reset()
+    return SlackSender(http_server.port)
