@@ -116,7 +116,6 @@ class Normalizer:
             found.update(self._implies.get(entity, ()))
         return Normalized(tuple(tokens), frozenset(found))
 
-
     def _split_camel(self, match: re.Match[str]) -> str:
         """`logConfiguration` -> `log Configuration`, unless the word is a known name (`EventBridge`)."""
         word = match.group(0)
