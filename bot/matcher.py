@@ -110,7 +110,7 @@ class Matcher:
         # Words a typo may be corrected to, by length: an edit or two changes length by at most two.
         self._spellable: dict[int, list[str]] = defaultdict(list)
         for token in sorted(postings):
-            if len(token) >= 5 and token.isascii() and token.isalpha():
+            if len(token) >= 5 and token.isascii() and token.isalpha() and len(postings[token]) >= 2:
                 self._spellable[len(token)].append(token)
 
     def match(self, query: str, lang: Lang | None = None) -> MatchResult:
@@ -137,13 +137,13 @@ class Matcher:
         return self._rank(query, limit)[0]
 
     def _rank(self, query: str, limit: int = 10) -> tuple[list[_Scored], bool]:
-        """The ranking, and whether the question is too vague to answer without a clear lead
-        (one meaningful word and no product name)."""
+        """The ranking, and whether the question is too vague to answer without a clear lead."""
         q = self._correct(self.normalize(query[:MAX_QUERY_CHARS]))
         tokens = list(dict.fromkeys(t for t in q.tokens if t not in (OFF_TOPIC, OTHER_PLATFORM)))
         if not tokens or _declined(q.entities):
             return [], False
-        vague = len(tokens) < 2 and not q.entities
+        # Vague: one word and no product ("secrets"), or nothing but product names ("what is ECS").
+        vague = all(t in q.entities for t in tokens) or (len(tokens) < 2 and not q.entities)
         lexical = self._lexical(tokens)
         if not lexical:
             return [], vague

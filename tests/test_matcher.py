@@ -148,3 +148,14 @@ def test_the_real_base_declines_out_of_scope(real_matcher: Matcher, question: st
 
 def test_other_platform_is_in_scope_when_an_aws_one_is_named(real_matcher: Matcher) -> None:
     assert real_matcher.match("we are moving from GKE to EKS, how do pods get AWS permissions?").matched
+
+
+@pytest.mark.parametrize("question", ["what is ECS", "EKS?", "secrets"])
+def test_a_bare_product_name_or_word_gets_choices_not_a_guess(real_matcher: Matcher, question: str) -> None:
+    result = real_matcher.match(question)
+    assert not result.matched and len(result.suggestions) >= 2
+
+
+def test_a_fargate_task_is_an_ecs_question(real_matcher: Matcher) -> None:
+    result = real_matcher.match("how do I see logs from my fargate task")
+    assert result.topic is not None and result.topic.id == "ecs-logging-firelens"
