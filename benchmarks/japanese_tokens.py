@@ -97,9 +97,8 @@ def main() -> int:
             start = time.perf_counter()
             report = evaluate(matcher, cases)
             per_question = (time.perf_counter() - start) * 1000 / len(cases)
-            print(
-                f"{name:<42} {ja.accuracy:>9.1%} {report.accuracy:>9.1%} {report.oos_recall:>9.1%} {per_question:>12.2f}"
-            )
+            figures = f"{ja.accuracy:>9.1%} {report.accuracy:>9.1%} {report.oos_recall:>9.1%} {per_question:>12.2f}"
+            print(f"{name:<42} {figures}")
     finally:
         normalize.tokenize = original
     return 0
