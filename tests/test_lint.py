@@ -103,3 +103,9 @@ def test_kb020_title_too_long_for_a_button(kb_dir: Path, write_topic) -> None:
 def test_kb021_area_needs_a_display_name(kb_dir: Path, write_topic) -> None:
     write_topic("no-such-area", "a")
     assert len(only(check(kb_dir), "KB021")) == 1
+
+
+def test_a_broken_vocabulary_is_listed_like_any_problem(kb_dir: Path) -> None:
+    (kb_dir / "vocabulary.yaml").write_text("entities: [\n")
+    [problem] = check(kb_dir)
+    assert str(problem).startswith("knowledge/vocabulary.yaml:2: KB001")

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz, process
 
-from bot.errors import Problem
+from bot.errors import KnowledgeError, Problem
 from bot.kb.load import iter_sources, load_knowledge
 from bot.kb.model import LANGS, KnowledgeBase
 from bot.normalize import Normalizer
@@ -38,7 +38,12 @@ _MIN_JAPANESE_SHARE = 0.25
 
 def check(root: Path | None = None) -> list[Problem]:
     """Every problem in the knowledge base at `root`, sorted by file and line."""
-    kb, problems = load_knowledge(root)
+    try:
+        kb, problems = load_knowledge(root)
+    except KnowledgeError as exc:
+        if not exc.problems:
+            raise  # no directory: nothing to list
+        return sorted(exc.problems, key=lambda p: (p.path, p.line, p.code, p.message))
     problems += lint(kb)
     return sorted(set(problems), key=lambda p: (p.path, p.line, p.code, p.message))
 
