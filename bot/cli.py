@@ -216,7 +216,7 @@ def _check(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem)
     if problems:
-        print(f"{len(problems)} problems", file=sys.stderr)
+        print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}", file=sys.stderr)
         return EXIT_PROBLEMS
     kb, _ = load_knowledge(args.knowledge)
     print(f"{kb.root}: {len(kb.topics)} topics, no problems")

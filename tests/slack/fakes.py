@@ -53,6 +53,7 @@ class FakeSlack:
 
     def __init__(self) -> None:
         self._calls: list[Call] = []
+        self._failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
         self._changed = threading.Condition()
         fake = self
 
@@ -68,9 +69,12 @@ class FakeSlack:
                         body[key] = json.loads(body[key])
                 call = Call(self.path, body, dict(self.headers))
                 fake._record(call)
-                answer = fake.answer(call)
+                status, headers = fake._scripted_failure(call)
+                answer = fake.answer(call) if status == 200 else {"ok": False, "error": f"http_{status}"}
                 payload = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
-                self.send_response(200)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -110,6 +114,18 @@ class FakeSlack:
         if method == "chat.postMessage":
             return {"ok": True, "channel": body.get("channel"), "ts": f"{time.time():.6f}"}
         return {"ok": True}
+
+    def fail_next(self, channel: str, status: int, headers: dict[str, str] | None = None) -> None:
+        """The next chat.postMessage to `channel` gets this HTTP status (429, 500...) once."""
+        with self._changed:
+            self._failures.setdefault(channel, []).append((status, headers or {}))
+
+    def _scripted_failure(self, call: Call) -> tuple[int, dict[str, str]]:
+        if call.method != "chat.postMessage":
+            return 200, {}
+        with self._changed:
+            queue = self._failures.get(str(call.body.get("channel")), [])
+            return queue.pop(0) if queue else (200, {})
 
     # --- what the app did ---
 

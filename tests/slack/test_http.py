@@ -400,6 +400,19 @@ class TestOperations:
         [answer] = fake_slack.wait_for("chat.postMessage", where=lambda c: c.body["channel"] == "CGENERAL")
         assert topic_answered(answer) == SCHEDULE_TOPIC
 
+    @pytest.mark.parametrize(("status", "headers"), [(429, {"Retry-After": "1"}), (500, {}), (503, {})])
+    def test_slack_rate_limits_and_server_errors_are_retried_and_the_answer_arrives(
+        self, slack: SlackSender, fake_slack: FakeSlack, status: int, headers: dict[str, str]
+    ) -> None:
+        channel = f"CBUSY{status}"
+        fake_slack.fail_next(channel, status, headers)
+        slack.event(mention(SCHEDULE_EN, channel=channel), new_event_id())
+
+        first, second = fake_slack.wait_for("chat.postMessage", count=2, where=lambda c: c.body["channel"] == channel)
+        assert topic_answered(first) == topic_answered(second) == SCHEDULE_TOPIC  # the same answer, sent again
+        time.sleep(0.3)
+        assert len([c for c in fake_slack.calls("chat.postMessage") if c.body["channel"] == channel]) == 2
+
     def test_no_token_or_secret_is_ever_logged(
         self, slack: SlackSender, fake_slack: FakeSlack, http_server: RunningServer
     ) -> None:
