@@ -105,7 +105,7 @@ def evaluate(matcher: Matcher, cases: list[Case]) -> Report:
             continue
         report.in_scope += 1
         ranked = matcher.rank(case.question, limit=1)
-        if ranked and matcher.topic_at(ranked[0]).id == case.expect:
+        if ranked and ranked[0].topic.id == case.expect:
             report.ranked_first += 1
         suggested = {s.topic.id for s in result.suggestions}
         if got == case.expect or case.expect in suggested:

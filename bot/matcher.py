@@ -32,12 +32,14 @@ from bot.normalize import OFF_TOPIC, OTHER_PLATFORM, Normalized, Normalizer, det
 # says nothing more about intent than its first lines, and scoring it would be slow.
 MAX_QUERY_CHARS = 1_000
 
-# Products that define a platform. A topic built around one of them (ECS) answering a
-# question that names another (Lambda) is almost always wrong.
 # Topics scored in full after the lexical pass; more changed no result on the eval set.
 SHORTLIST = 6
-UNNAMED_PLATFORM = 0.9
+
+# Products that define a platform. A topic built around one of them (ECS) answering a
+# question that names another (Lambda) is almost always wrong; one that names none is a
+# little less sure (UNNAMED_PLATFORM), since a sibling topic may suit another platform.
 PLATFORMS = frozenset({"ecs", "eks", "kubernetes", "lambda", "apprunner", "awsbatch"})
+UNNAMED_PLATFORM = 0.9
 
 
 @dataclass(frozen=True)
@@ -132,9 +134,9 @@ class Matcher:
         )
         return MatchResult(query, lang, None, round(best.score, 3), suggestions)
 
-    def rank(self, query: str, limit: int = 10) -> list[_Scored]:
-        """Topics by descending score (ties by id), at most `limit`."""
-        return self._rank(query, limit)[0]
+    def rank(self, query: str, limit: int = 10) -> list[Suggestion]:
+        """Topics by descending score (ties by id), at most `limit`, whatever the decision."""
+        return [Suggestion(self._topics[s.index], round(s.score, 3)) for s in self._rank(query, limit)[0]]
 
     def _rank(self, query: str, limit: int = 10) -> tuple[list[_Scored], bool]:
         """The ranking, and whether the question is too vague to answer without a clear lead."""
@@ -167,9 +169,6 @@ class Matcher:
         best_set = process.extractOne(text, docs, scorer=fuzz.token_set_ratio)
         best_sort = process.extractOne(text, docs, scorer=fuzz.token_sort_ratio)
         return ((best_set[1] if best_set else 0.0) + (best_sort[1] if best_sort else 0.0)) / 200
-
-    def topic_at(self, scored: _Scored) -> Topic:
-        return self._topics[scored.index]
 
     def _lexical(self, tokens: list[str]) -> dict[int, float]:
         """Share of the question's information (IDF mass) each candidate topic explains."""
