@@ -26,7 +26,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
-from bot.normalize import OFF_TOPIC, OTHER_PLATFORM, Normalized, Normalizer, detect_lang
+from bot.normalize import MARKERS, OFF_TOPIC, OTHER_PLATFORM, OTHER_SERVICE, Normalized, Normalizer, detect_lang
 
 # Questions longer than this are cut before matching: a pasted log of 40,000 characters
 # says nothing more about intent than its first lines, and scoring it would be slow.
@@ -40,6 +40,10 @@ SHORTLIST = 6
 # little less sure (UNNAMED_PLATFORM), since a sibling topic may suit another platform.
 PLATFORMS = frozenset({"ecs", "eks", "kubernetes", "lambda", "apprunner", "awsbatch"})
 UNNAMED_PLATFORM = 0.9
+
+# What makes a question about S3 or IAM users a container question after all.
+CONTAINER_ENTITIES = PLATFORMS | {"fargate", "ecstask", "fargatetask"}
+CONTAINER_WORDS = frozenset({"container", "cluster", "task", "pod", "タスク", "ポッド"})
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,8 @@ class Matcher:
     def _rank(self, query: str, limit: int = 10) -> tuple[list[_Scored], bool]:
         """The ranking, and whether the question is too vague to answer without a clear lead."""
         q = self._correct(self.normalize(query[:MAX_QUERY_CHARS]))
-        tokens = list(dict.fromkeys(t for t in q.tokens if t not in (OFF_TOPIC, OTHER_PLATFORM)))
-        if not tokens or _declined(q.entities):
+        tokens = list(dict.fromkeys(t for t in q.tokens if t not in MARKERS))
+        if not tokens or _declined(q):
             return [], False
         # Vague: one word and no product ("secrets"), or nothing but product names ("what is ECS").
         vague = all(t in q.entities for t in tokens) or (len(tokens) < 2 and not q.entities)
@@ -232,9 +236,13 @@ class Matcher:
         return Normalized(tuple(fixed), frozenset(entities))
 
 
-def _declined(entities: frozenset[str]) -> bool:
-    """A request platbot never serves, or one about another platform and no AWS one."""
-    return OFF_TOPIC in entities or (OTHER_PLATFORM in entities and not entities & PLATFORMS)
+def _declined(q: Normalized) -> bool:
+    """A request platbot never serves; one about another platform and no AWS one; or one about
+    an AWS service outside containers that says nothing of containers."""
+    entities = q.entities
+    if OFF_TOPIC in entities or (OTHER_PLATFORM in entities and not entities & PLATFORMS):
+        return True
+    return OTHER_SERVICE in entities and not (entities & CONTAINER_ENTITIES or CONTAINER_WORDS.intersection(q.tokens))
 
 
 def _documents(topic: Topic) -> list[str]:

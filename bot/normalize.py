@@ -35,6 +35,8 @@ _TOKEN = re.compile(
 # Markers the vocabulary's `decline` lists put among a question's entities.
 OFF_TOPIC = "offtopic"
 OTHER_PLATFORM = "otherplatform"
+OTHER_SERVICE = "otherservice"
+MARKERS = frozenset({OFF_TOPIC, OTHER_PLATFORM, OTHER_SERVICE})
 
 # Longer "words" are hashes, ids or base64 from pasted logs: no meaning to match on.
 MAX_WORD_CHARS = 30
@@ -80,7 +82,7 @@ class Normalizer:
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.stopwords = frozenset(_fold_token(fold(w)) for w in vocabulary.stopwords)
-        self.entities = frozenset(vocabulary.entities) | {OFF_TOPIC, OTHER_PLATFORM}
+        self.entities = frozenset(vocabulary.entities) | MARKERS
         self._implies = {k: tuple(v) for k, v in vocabulary.implies.items()}
         replacements: dict[str, str] = {}
         # Synonyms first, then entities, so that a product name wins a clash of aliases.
@@ -90,7 +92,12 @@ class Normalizer:
         for canonical, aliases in vocabulary.entities.items():
             for alias in (canonical, *aliases):
                 replacements[fold(alias)] = canonical
-        for marker, aliases in ((OFF_TOPIC, vocabulary.off_topic), (OTHER_PLATFORM, vocabulary.other_platforms)):
+        markers = (
+            (OFF_TOPIC, vocabulary.off_topic),
+            (OTHER_PLATFORM, vocabulary.other_platforms),
+            (OTHER_SERVICE, vocabulary.other_services),
+        )
+        for marker, aliases in markers:
             for alias in aliases:
                 replacements[fold(alias)] = marker
         self._replacements = {_squash(alias): canonical for alias, canonical in replacements.items()}

@@ -159,3 +159,13 @@ def test_a_bare_product_name_or_word_gets_choices_not_a_guess(real_matcher: Matc
 def test_a_fargate_task_is_an_ecs_question(real_matcher: Matcher) -> None:
     result = real_matcher.match("how do I see logs from my fargate task")
     assert result.topic is not None and result.topic.id == "ecs-logging-firelens"
+
+
+@pytest.mark.parametrize("question", ["s3 bucket policy for public read", "Route 53でドメインを買いたい"])
+def test_aws_services_outside_containers_are_declined(real_matcher: Matcher, question: str) -> None:
+    assert not real_matcher.match(question).matched
+
+
+def test_an_aws_service_in_a_container_question_stays_in_scope(real_matcher: Matcher) -> None:
+    result = real_matcher.match("task can't read s3 bucket, which role?")
+    assert result.topic is not None and result.topic.id == "ecs-task-role-vs-execution-role"

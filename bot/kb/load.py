@@ -190,7 +190,7 @@ def _parse_vocabulary(src: _Source, problems: list[Problem]) -> Vocabulary:
         stopwords.update(str(w) for w in words)
     decline = data.get("decline") or {}
     markers: dict[str, tuple[str, ...]] = {}
-    for key in ("off_topic", "other_platforms"):
+    for key in ("off_topic", "other_platforms", "other_services"):
         words = decline.get(key, []) if isinstance(decline, dict) else None
         if not _is_str_list(words, allow_empty=True):
             problems.append(src.problem("KB003", f"decline.{key} must be a list of strings", "decline"))
@@ -203,6 +203,7 @@ def _parse_vocabulary(src: _Source, problems: list[Problem]) -> Vocabulary:
         implies,
         off_topic=markers.get("off_topic", ()),
         other_platforms=markers.get("other_platforms", ()),
+        other_services=markers.get("other_services", ()),
     )
 
 

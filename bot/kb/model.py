@@ -44,8 +44,8 @@ class Vocabulary:
     `entities` are product names: matched exactly (after aliasing), never fuzzily, because
     ECS and EKS differ by one letter. `synonyms` map casual or translated wording onto one
     canonical word. Both map canonical -> aliases. `implies` adds entities to a question
-    that names another (EKS -> Kubernetes). `off_topic` and `other_platforms` mark questions
-    to decline (a poem; a question about another cloud).
+    that names another (EKS -> Kubernetes). `off_topic`, `other_platforms` and `other_services`
+    mark questions to decline (a poem; another cloud; S3 bucket policies).
     """
 
     entities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -54,6 +54,7 @@ class Vocabulary:
     implies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     off_topic: tuple[str, ...] = ()
     other_platforms: tuple[str, ...] = ()
+    other_services: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
