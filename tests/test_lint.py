@@ -47,10 +47,10 @@ def test_kb012_same_question_in_two_topics(kb_dir: Path, write_topic) -> None:
 
 def test_kb013_near_duplicate_question(kb_dir: Path, write_topic) -> None:
     a = topic_data("a")
-    a["questions"]["en"][0] = "how do we rotate the database password for the billing service"
+    a["questions"]["en"][0] = "how do we rotate the database password for the payments service"
     write_topic("scheduling", "a", questions=a["questions"])
     b = topic_data("b")
-    b["questions"]["en"][0] = "how do we rotate the database password for the biling service"
+    b["questions"]["en"][0] = "how do we rotate the database password for the paymnets service"
     write_topic("scheduling", "b", questions=b["questions"])
     assert len(only(check(kb_dir), "KB013")) == 1
 
