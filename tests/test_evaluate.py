@@ -15,8 +15,8 @@ from bot.normalize import fold
 from tests.conftest import REPO
 
 EVAL_DIR = REPO / "tests" / "eval"
-ACCURACY_FLOOR = 0.94  # in scope, right topic answered outright (reached: 94.8%)
-DECLINE_FLOOR = 0.94  # out of scope, declined (reached: 95.0%)
+ACCURACY_FLOOR = 0.94  # in scope, right topic answered outright (reached: 94.5%)
+DECLINE_FLOOR = 0.97  # out of scope, declined (reached: 99.0%)
 
 
 @pytest.fixture(scope="module")
