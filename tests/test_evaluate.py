@@ -15,8 +15,8 @@ from bot.normalize import fold
 from tests.conftest import REPO
 
 EVAL_DIR = REPO / "tests" / "eval"
-ACCURACY_FLOOR = 0.94  # in scope, right topic answered outright (reached: 94.5%)
-DECLINE_FLOOR = 0.97  # out of scope, declined (reached: 99.0%)
+ACCURACY_FLOOR = 0.94  # in scope, right topic answered outright (reached: 94.2%)
+DECLINE_FLOOR = 0.97  # out of scope, declined (reached: 97.7%)
 
 
 @pytest.fixture(scope="module")
