@@ -42,7 +42,7 @@ PLATFORMS = frozenset({"ecs", "eks", "kubernetes", "lambda", "apprunner", "awsba
 UNNAMED_PLATFORM = 0.9
 
 # What makes a question about S3 or IAM users a container question after all.
-CONTAINER_ENTITIES = PLATFORMS | {"fargate", "ecstask", "fargatetask"}
+CONTAINER_ENTITIES = PLATFORMS | {"fargate", "fargatespot", "ecstask", "fargatetask", "ecr", "vpccni"}
 CONTAINER_WORDS = frozenset({"container", "cluster", "task", "pod", "タスク", "ポッド"})
 
 
