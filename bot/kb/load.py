@@ -68,9 +68,8 @@ def _index_lines(node: yaml.Node | None, path: tuple[Any, ...], out: dict) -> No
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             child = (*path, key.value)
-            out[child] = key.start_mark.line + 1
+            out[child] = key.start_mark.line + 1  # a field's line is its key's, not its value's
             _index_lines(value, child, out)
-            out[child] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             _index_lines(item, (*path, i), out)
