@@ -28,11 +28,16 @@ _CODE = Path(__file__).resolve().parent
 _CODE_FILES = ("matcher.py", "normalize.py", "kb/model.py", "kb/load.py")
 
 
-def cache_dir() -> Path:
+def cache_dir() -> Path | None:
+    """Where the index is kept; None when there is no home to keep it in (some containers)."""
     if env := os.environ.get("PLATBOT_CACHE_DIR"):
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "platbot"
+    if xdg := os.environ.get("XDG_CACHE_HOME"):
+        return Path(xdg) / "platbot"
+    try:
+        return Path.home() / ".cache" / "platbot"
+    except (RuntimeError, KeyError):
+        return None
 
 
 def fingerprint(root: Path) -> str:
@@ -49,19 +54,27 @@ def fingerprint(root: Path) -> str:
 
 
 def load_matcher(root: Path | None = None) -> tuple[KnowledgeBase, list[Problem], Matcher]:
-    """The knowledge base, its load problems and a matcher: from the cache when fresh."""
+    """The knowledge base, its load problems and a matcher: from the cache when fresh.
+
+    Problems are left for the caller to report (the CLI prints them, the Slack app logs
+    them); a knowledge base with no valid topic at all is an error.
+    """
     root = (Path(root) if root is not None else default_root()).resolve()
     if not root.is_dir():
         raise KnowledgeError(f"knowledge directory not found: {root}")
     key = fingerprint(root)
+    directory = cache_dir()
     # One file per knowledge directory: an edit replaces the stale index instead of adding one.
-    path = cache_dir() / f"index-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.pickle"
-    cached = _read(path, key)
+    path = directory / f"index-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.pickle" if directory else None
+    cached = _read(path, key) if path else None
     if cached is not None:
         return cached
     kb, problems = load_knowledge(root)
+    if not kb.topics:
+        raise KnowledgeError(f"no valid topics in {kb.root}")
     built = (kb, problems, Matcher(kb))
-    _write(path, key, built)
+    if path:
+        _write(path, key, built)
     return built
 
 

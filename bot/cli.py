@@ -99,8 +99,6 @@ def _load(args: argparse.Namespace) -> tuple[KnowledgeBase, Matcher]:
     kb, problems, matcher = load_matcher(args.knowledge)
     for problem in problems:
         print(f"platbot: warning: {problem} (left out; run `platbot check`)", file=sys.stderr)
-    if not kb.topics:
-        raise PlatbotError(f"no valid topics in {kb.root}")
     return kb, matcher
 
 

@@ -13,9 +13,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.cache import load_matcher
 from bot.config import Settings
-from bot.errors import KnowledgeError
-from bot.kb.load import load_knowledge
 from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
 from bot.slack import failures
@@ -29,12 +28,10 @@ LOGGER_NAME = "platbot.slack"
 def load_engine(root: Path | None = None) -> tuple[KnowledgeBase, Matcher]:
     """The knowledge base and its matcher. A broken topic is left out with a warning, so one
     bad edit never takes the bot down; no topic at all is an error."""
-    kb, problems = load_knowledge(root)
+    kb, problems, matcher = load_matcher(root)
     for problem in problems:
         logging.getLogger(LOGGER_NAME).warning("knowledge: %s (topic left out; run `platbot check`)", problem)
-    if not kb.topics:
-        raise KnowledgeError(f"no valid topics in {kb.root}")
-    return kb, Matcher(kb)
+    return kb, matcher
 
 
 def make_client(settings: Settings) -> WebClient:
