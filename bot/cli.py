@@ -16,7 +16,7 @@ from typing import TextIO
 
 from bot.cache import load_matcher
 from bot.errors import PlatbotError
-from bot.kb.load import load_knowledge
+from bot.kb.load import default_root, topic_files
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.matcher import Matcher, MatchResult
 from bot.render.text import reply_mrkdwn, result_for_terminal, topic_for_terminal
@@ -216,8 +216,8 @@ def _check(args: argparse.Namespace) -> int:
     if problems:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}", file=sys.stderr)
         return EXIT_PROBLEMS
-    kb, _ = load_knowledge(args.knowledge)
-    print(f"{kb.root}: {len(kb.topics)} topics, no problems")
+    root = args.knowledge or default_root()
+    print(f"{root}: {len(topic_files(root))} topics, no problems")
     return EXIT_OK
 
 

@@ -104,8 +104,9 @@ def evaluate(matcher: Matcher, cases: list[Case]) -> Report:
                 report.misses.append((case, got))
             continue
         report.in_scope += 1
-        ranked = matcher.rank(case.question, limit=1)
-        if ranked and ranked[0].topic.id == case.expect:
+        # An answered topic is the top-ranked one; rank again only when the bot held back.
+        first = got if got is not None else next((s.topic.id for s in matcher.rank(case.question, limit=1)), None)
+        if first == case.expect:
             report.ranked_first += 1
         suggested = {s.topic.id for s in result.suggestions}
         if got == case.expect or case.expect in suggested:

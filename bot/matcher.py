@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -249,7 +250,7 @@ def _documents(topic: Topic) -> list[str]:
     return [text for lang in LANGS for text in (topic.title[lang], *topic.questions[lang])]
 
 
-def _share(groups) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _share(groups: Iterable[Iterable[str]]) -> dict[str, float]:
     """For each item, the fraction of the groups that contain it."""
     counts: Counter[str] = Counter()
     n = 0

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 from rapidfuzz import fuzz, process
 
 from bot.errors import KnowledgeError, Problem
-from bot.kb.load import iter_sources, load_knowledge
-from bot.kb.model import LANGS, KnowledgeBase
+from bot.kb.load import Source, iter_sources, load_knowledge
+from bot.kb.model import LANGS, KnowledgeBase, Topic
 from bot.normalize import Normalizer
 
 SECTION_LIMIT = 3000  # Slack's limit for a section block's text
@@ -114,7 +114,7 @@ def lint(kb: KnowledgeBase) -> list[Problem]:
     return problems
 
 
-def _check_japanese(topic, src) -> list[Problem]:  # type: ignore[no-untyped-def]
+def _check_japanese(topic: Topic, src: Source) -> list[Problem]:
     problems = []
     if not _JAPANESE_CHAR.search(topic.title["ja"]):
         problems.append(src.problem("KB016", "Japanese title has no Japanese text", "title", "ja"))
@@ -134,7 +134,7 @@ def _check_japanese(topic, src) -> list[Problem]:  # type: ignore[no-untyped-def
     return problems
 
 
-def _check_links(topic, src) -> list[Problem]:  # type: ignore[no-untyped-def]
+def _check_links(topic: Topic, src: Source) -> list[Problem]:
     problems = []
     listed = {link.url for link in topic.links}
     for i, link in enumerate(topic.links):
@@ -150,7 +150,7 @@ def _check_links(topic, src) -> list[Problem]:  # type: ignore[no-untyped-def]
     return problems
 
 
-def _near_duplicates(sources, normalize: Normalizer) -> list[Problem]:  # type: ignore[no-untyped-def]
+def _near_duplicates(sources: list[tuple[Topic, Source]], normalize: Normalizer) -> list[Problem]:
     """Two topics whose example questions are nearly the same fight over one question."""
     source_of = {topic.id: src for topic, src in sources}
     entries = [

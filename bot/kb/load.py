@@ -39,7 +39,7 @@ def default_root() -> Path:
 
 
 @dataclass
-class _Source:
+class Source:
     """One YAML file's data, with a way to find the line of any field in it."""
 
     path: str
@@ -75,7 +75,7 @@ def _index_lines(node: yaml.Node | None, path: tuple[Any, ...], out: dict) -> No
             _index_lines(item, (*path, i), out)
 
 
-def _read(path: Path, root: Path) -> _Source | Problem:
+def _read(path: Path, root: Path) -> Source | Problem:
     shown = _display_path(path, root)
     try:
         text = path.read_text(encoding="utf-8")
@@ -88,7 +88,7 @@ def _read(path: Path, root: Path) -> _Source | Problem:
         line = mark.line + 1 if mark is not None else 1
         reason = getattr(exc, "problem", None) or "invalid YAML"
         return Problem(shown, line, "KB001", f"YAML syntax error: {reason}")
-    return _Source(shown, text, data)
+    return Source(shown, text, data)
 
 
 def _display_path(path: Path, root: Path) -> str:
@@ -146,7 +146,7 @@ def _load_shared(root: Path, name: str, parse: Any, problems: list[Problem]) -> 
     return parsed if len(problems) == before else None
 
 
-def _parse_vocabulary(src: _Source, problems: list[Problem]) -> Vocabulary:
+def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary:
     data = src.data if isinstance(src.data, dict) else {}
     if not isinstance(src.data, dict):
         problems.append(src.problem("KB003", "expected a mapping with 'entities' and 'synonyms'"))
@@ -206,7 +206,7 @@ def _parse_vocabulary(src: _Source, problems: list[Problem]) -> Vocabulary:
     )
 
 
-def _parse_messages(src: _Source, problems: list[Problem]) -> dict[str, dict[Lang, str]]:
+def _parse_messages(src: Source, problems: list[Problem]) -> dict[str, dict[Lang, str]]:
     if not isinstance(src.data, dict):
         problems.append(src.problem("KB003", "expected a mapping of message keys"))
         return {}
@@ -218,7 +218,7 @@ def _parse_messages(src: _Source, problems: list[Problem]) -> dict[str, dict[Lan
     return messages
 
 
-def _parse_topic(src: _Source, path: Path, problems: list[Problem]) -> Topic | None:
+def _parse_topic(src: Source, path: Path, problems: list[Problem]) -> Topic | None:
     """Build a Topic, or report why not. Content rules beyond shape live in lint.py."""
     data = src.data
     if not isinstance(data, dict):
@@ -268,7 +268,7 @@ def _is_str_list(value: Any, allow_empty: bool = False) -> bool:
 
 
 def _localized_str(
-    src: _Source, value: Any, keys: tuple[Any, ...], name: str, problems: list[Problem]
+    src: Source, value: Any, keys: tuple[Any, ...], name: str, problems: list[Problem]
 ) -> dict[Lang, str] | None:
     if not isinstance(value, dict):
         problems.append(src.problem("KB008", f"'{name}' must have 'en' and 'ja' texts", *keys))
@@ -284,7 +284,7 @@ def _localized_str(
     return result if len(result) == len(LANGS) else None
 
 
-def _localized_list(src: _Source, value: Any, problems: list[Problem]) -> dict[Lang, tuple[str, ...]] | None:
+def _localized_list(src: Source, value: Any, problems: list[Problem]) -> dict[Lang, tuple[str, ...]] | None:
     if not isinstance(value, dict):
         problems.append(src.problem("KB008", "'questions' must have 'en' and 'ja' lists", "questions"))
         return None
@@ -301,7 +301,7 @@ def _localized_list(src: _Source, value: Any, problems: list[Problem]) -> dict[L
 
 
 def _str_list(
-    src: _Source, value: Any, name: str, problems: list[Problem], allow_empty: bool = False
+    src: Source, value: Any, name: str, problems: list[Problem], allow_empty: bool = False
 ) -> list[str] | None:
     if not _is_str_list(value, allow_empty=allow_empty):
         problems.append(src.problem("KB009", f"'{name}' must be a list of strings", name))
@@ -309,7 +309,7 @@ def _str_list(
     return [v.strip() for v in value]
 
 
-def _links(src: _Source, value: Any, problems: list[Problem]) -> list[Link] | None:
+def _links(src: Source, value: Any, problems: list[Problem]) -> list[Link] | None:
     if not isinstance(value, list) or not value:
         problems.append(src.problem("KB009", "'links' must be a non-empty list of {title, url}", "links"))
         return None
@@ -322,11 +322,11 @@ def _links(src: _Source, value: Any, problems: list[Problem]) -> list[Link] | No
     return links if len(links) == len(value) else None
 
 
-def iter_sources(kb: KnowledgeBase) -> Iterator[tuple[Topic, _Source]]:
+def iter_sources(kb: KnowledgeBase) -> Iterator[tuple[Topic, Source]]:
     """Each topic with its source file, re-read for line numbers (used by lint only)."""
     root = Path(kb.root)
     for topic in kb.topics:
         path = root.parent / topic.source
         source = _read(path, root)
-        if isinstance(source, _Source):
+        if isinstance(source, Source):
             yield topic, source
