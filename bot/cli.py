@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("files", nargs="*", type=Path, help="YAML files or folders (default: tests/eval)")
     ev.add_argument("--quiet", action="store_true", help="leave out the list of misses")
     ev.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ev.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation over the example questions instead")
+    ev.add_argument("--typos", type=int, default=0, metavar="N", help="add N random typos to each English question")
+    ev.add_argument("--seed", type=int, default=0, help="seed for --cv folds and --typos (default: 0)")
     ev.set_defaults(run=_eval)
 
     commands.add_parser(
@@ -222,27 +225,22 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from bot.evaluate import evaluate, format_report, load_cases
+    from bot.evaluate import evaluate, evaluate_cv, format_report, load_cases, report_json, with_typos
 
-    files = args.files or [_default_eval_dir()]
-    cases = load_cases(files)
-    _, matcher = _load(args)
-    report = evaluate(matcher, cases)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "in_scope": report.in_scope,
-                    "accuracy": round(report.accuracy, 4),
-                    "out_of_scope": report.out_of_scope,
-                    "oos_recall": round(report.oos_recall, 4),
-                    "oos_precision": round(report.oos_precision, 4),
-                    "by_category": {k: {"correct": v[0], "total": v[1]} for k, v in sorted(report.by_category.items())},
-                }
-            )
-        )
+    if args.cv is not None:
+        if args.files:
+            raise UsageError("--cv measures on the example questions; give no files with it")
+        if args.cv < 2:
+            raise UsageError("--cv needs at least 2 folds")
+        kb, _ = _load(args)
+        report = evaluate_cv(kb, args.cv, args.seed)
     else:
-        print(format_report(report, show_misses=not args.quiet))
+        cases = load_cases(args.files or [_default_eval_dir()])
+        if args.typos:
+            cases = with_typos(cases, args.typos, args.seed)
+        _, matcher = _load(args)
+        report = evaluate(matcher, cases)
+    print(report_json(report) if args.json else format_report(report, show_misses=not args.quiet))
     return EXIT_OK
 
 

@@ -131,7 +131,21 @@ def test_eval_prints_the_figures(capsys, tmp_path: Path) -> None:
     )
     code, out, _ = run(capsys, "eval", str(cases))
     assert code == 0
-    assert "top-1 accuracy 100.0%" in out and "1/1 declined" in out
+    assert "1/1 = 100.0% answered right" in out and "1/1 = 100.0% declined" in out
+
+
+def test_eval_cv_reports_every_outcome_as_json(capsys) -> None:
+    code, out, _ = run(capsys, "eval", "--cv", "3", "--json")
+    data = json.loads(out)
+    total = data["total"]
+    assert code == 0 and total["in_scope"] == sum(total[v] for v in ("right", "offered", "missed", "wrong"))
+    assert set(data["by_lang"]) == {"en", "ja"}
+
+
+@pytest.mark.parametrize("argv", [["eval", "--cv", "1"], ["eval", "--cv", "3", "tests/eval"]])
+def test_eval_cv_rejects_bad_use(capsys, argv: list[str]) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code == 2 and err.startswith("platbot: error: --cv")
 
 
 def test_ask_does_not_import_slack() -> None:
