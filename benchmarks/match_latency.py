@@ -84,11 +84,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--queries", type=int, default=400, help="queries per synthetic base")
     parser.add_argument("--runs", type=int, default=10, help="runs of `platbot ask` to time")
+    parser.add_argument("--knowledge", type=Path, default=REPO / "knowledge", help="knowledge directory")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1_000, 10_000], help="synthetic base sizes")
     args = parser.parse_args()
     rng = random.Random(7)
 
     start = time.perf_counter()
-    kb, _ = load_knowledge(REPO / "knowledge")
+    kb, _ = load_knowledge(args.knowledge)
     loaded = time.perf_counter()
     matcher = Matcher(kb)
     built = time.perf_counter()
@@ -99,7 +101,7 @@ def main() -> int:
     queries = [c.question for c in load_cases([REPO / "tests" / "eval"])]
     report("match, real base", time_queries(matcher, queries * 3))
 
-    for n in (1_000, 10_000):
+    for n in args.sizes:
         start = time.perf_counter()
         synthetic, synth_queries = synthetic_kb(kb, n, rng)
         big = Matcher(synthetic)
@@ -117,16 +119,21 @@ def main() -> int:
         walls = []
         for _ in range(args.runs + 1):
             start = time.perf_counter()
-            subprocess.run([*command, "ask", question], check=True, capture_output=True, env=env)
+            argv = [*command, "--knowledge", str(args.knowledge), "ask", question]
+            subprocess.run(argv, check=True, capture_output=True, env=env)
             walls.append((time.perf_counter() - start) * 1000)
         # The same work in one process that reports its own peak memory (VmHWM, which unlike
         # ru_maxrss is not inherited from this large parent across fork and exec).
         probe = (
-            "import sys; from bot.cli import main; main(['ask', sys.argv[1]]); "
+            "import sys; from bot.cli import main; main(['--knowledge', sys.argv[2], 'ask', sys.argv[1]]); "
             "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1], file=sys.stderr)"
         )
         done = subprocess.run(
-            [sys.executable, "-c", probe, question], check=True, capture_output=True, env=env, text=True
+            [sys.executable, "-c", probe, question, str(args.knowledge)],
+            check=True,
+            capture_output=True,
+            env=env,
+            text=True,
         )
     ask_peak = int(done.stderr.strip().splitlines()[-1]) / 1024
     print(

@@ -20,12 +20,28 @@ from pathlib import Path
 
 from bot import __version__
 from bot.errors import KnowledgeError, Problem
-from bot.kb.load import MESSAGES_FILE, VOCABULARY_FILE, default_root, load_knowledge, topic_files
+from bot.kb.load import (
+    DECLINED_FILE,
+    MESSAGES_FILE,
+    TUNING_FILE,
+    VOCABULARY_FILE,
+    default_root,
+    load_knowledge,
+    topic_files,
+)
 from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
 
 _CODE = Path(__file__).resolve().parent
-_CODE_FILES = ("matcher.py", "normalize.py", "kb/model.py", "kb/load.py")
+_CODE_FILES = (
+    "matcher.py",
+    "normalize.py",
+    "classifier.py",
+    "calibration.py",
+    "triage.py",
+    "kb/model.py",
+    "kb/load.py",
+)
 
 
 def cache_dir() -> Path | None:
@@ -42,7 +58,8 @@ def cache_dir() -> Path | None:
 
 def fingerprint(root: Path) -> str:
     digest = hashlib.sha256(__version__.encode())
-    files = [root / VOCABULARY_FILE, root / MESSAGES_FILE, *topic_files(root)]
+    files = [root / name for name in (VOCABULARY_FILE, MESSAGES_FILE, DECLINED_FILE, TUNING_FILE)]
+    files += topic_files(root)
     files += [_CODE / name for name in _CODE_FILES]
     for path in files:
         try:

@@ -1,4 +1,4 @@
-"""The `platbot` command: ask | chat | list | check | eval | serve.
+"""The `platbot` command: ask | chat | list | check | eval | tune | serve.
 
 Only this module talks to the terminal. Errors a person can fix end as one line on stderr
 and a non-zero exit, never a traceback. Slack is imported by `serve` alone, so `ask` starts
@@ -18,7 +18,8 @@ from bot.cache import load_matcher
 from bot.errors import PlatbotError
 from bot.kb.load import default_root, topic_files
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
-from bot.matcher import Matcher, MatchResult
+from bot.matcher import Matcher, MatchResult, Suggestion
+from bot.render.text import choices as terminal_choices
 from bot.render.text import reply_mrkdwn, result_for_terminal, topic_for_terminal
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -90,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed for --cv folds and --typos (default: 0)")
     ev.set_defaults(run=_eval)
 
+    tune = commands.add_parser("tune", help="fit the matcher's weights and thresholds by cross-validation")
+    tune.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default: 5)")
+    tune.add_argument("--seed", type=int, default=0, help="seed for the folds (default: 0)")
+    tune.add_argument("--dry-run", action="store_true", help="print the result instead of writing tuning.yaml")
+    tune.set_defaults(run=_tune)
+
     commands.add_parser(
         "serve",
         help="run the Slack app: [auto|socket|http] (see `platbot serve --help`)",
@@ -137,9 +144,16 @@ def _ask_stream(kb: KnowledgeBase, matcher: Matcher, lines: Iterable[str], out: 
 
 def result_json(kb: KnowledgeBase, result: MatchResult) -> dict[str, object]:
     topic = result.topic
+
+    def listed(suggestions: tuple[Suggestion, ...]) -> list[dict[str, object]]:
+        return [
+            {"intent": s.topic.id, "title": s.topic.title[result.lang], "confidence": s.confidence} for s in suggestions
+        ]
+
     return {
         "query": result.query,
         "matched": result.matched,
+        "outcome": result.outcome,
         "intent": topic.id if topic else None,
         "title": topic.title[result.lang] if topic else None,
         "confidence": result.confidence,
@@ -147,10 +161,8 @@ def result_json(kb: KnowledgeBase, result: MatchResult) -> dict[str, object]:
         "answer": reply_mrkdwn(kb, result),
         "links": [{"title": link.title, "url": link.url} for link in topic.links] if topic else [],
         "related": list(topic.related) if topic else [],
-        "suggestions": [
-            {"intent": s.topic.id, "title": s.topic.title[result.lang], "confidence": s.confidence}
-            for s in result.suggestions
-        ],
+        "suggestions": listed(result.suggestions),
+        "see_also": listed(result.see_also),
     }
 
 
@@ -180,7 +192,7 @@ def _chat(args: argparse.Namespace) -> int:
             continue
         result = matcher.match(line, args.lang)
         lang = result.lang
-        choices = [s.topic for s in result.suggestions]
+        choices = terminal_choices(result)
         print(result_for_terminal(kb, result, color))
 
 
@@ -241,6 +253,31 @@ def _eval(args: argparse.Namespace) -> int:
         _, matcher = _load(args)
         report = evaluate(matcher, cases)
     print(report_json(report) if args.json else format_report(report, show_misses=not args.quiet))
+    return EXIT_OK
+
+
+def _tune(args: argparse.Namespace) -> int:
+    import datetime
+
+    from bot.kb.load import TUNING_FILE, load_knowledge
+    from bot.tune import tune, tuning_yaml
+
+    if args.cv < 2:
+        raise UsageError("--cv needs at least 2 folds")
+    root = args.knowledge or default_root()
+    kb, problems = load_knowledge(root)
+    if problems:
+        raise UsageError(f"fix the knowledge base first ({len(problems)} problems; run `platbot check`)")
+    fit = tune(kb, args.cv, args.seed)
+    text = tuning_yaml(fit, args.cv, args.seed, datetime.date.today().isoformat())
+    if args.dry_run:
+        print(text, end="")
+        return EXIT_OK
+    (Path(root) / TUNING_FILE).write_text(text, encoding="utf-8")
+    print(
+        f"{Path(root) / TUNING_FILE}: cross-validated {fit.right:.1%} right, {fit.wrong:.1%} wrong, "
+        f"{fit.offered:.1%} offered; out of scope {fit.declined:.1%} declined, {fit.answered:.1%} answered"
+    )
     return EXIT_OK
 
 

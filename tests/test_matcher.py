@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.calibration import Calibration, Thresholds
 from bot.kb.load import load_knowledge
-from bot.matcher import Matcher, Thresholds
+from bot.matcher import Matcher
 
 TOPICS = {
     "ecs-secrets": (
@@ -75,23 +76,33 @@ def test_japanese_question_is_matched_and_marked_japanese(matcher: Matcher) -> N
     assert result.topic.id == "ecs-scheduled-tasks" and result.lang == "ja"
 
 
-def test_unsure_offers_choices_instead_of_guessing(matcher: Matcher) -> None:
+def test_a_vague_question_gets_choices_not_a_guess(matcher: Matcher) -> None:
     result = matcher.match("secrets?")
-    assert not result.matched
-    assert {s.topic.id for s in result.suggestions} == {"ecs-secrets", "eks-secrets"}
+    assert result.outcome == "clarify" and not result.matched
+    assert {s.topic.id for s in result.suggestions[:2]} == {"ecs-secrets", "eks-secrets"}
     assert len(result.suggestions) <= 3
+
+
+def test_a_short_typo_is_fixed_only_towards_the_vocabulary(matcher: Matcher) -> None:
+    assert matcher.match("how do i pass secrt values to an ecs task").topic.id == "ecs-secrets"
+    assert not matcher.match("what's for lunch today").matched  # "lunch" is not a typo of "launch"
 
 
 @pytest.mark.parametrize("question", ["what's for lunch?", "今日の天気は?", "write me a sonnet"])
 def test_out_of_scope_is_declined(matcher: Matcher, question: str) -> None:
     result = matcher.match(question)
-    assert not result.matched and result.suggestions == ()
+    assert result.outcome == "decline" and result.suggestions == ()
 
 
-@pytest.mark.parametrize("question", ["", "   ", "?!", "🙂🙂🙂", "<!channel> <@U123>"])
+@pytest.mark.parametrize("question", ["", "   ", "?!", "🙂🙂🙂", "<!channel> <@U123>", "x", "1234", "' OR 1=1 --"])
 def test_empty_or_meaningless_input_is_declined(matcher: Matcher, question: str) -> None:
     result = matcher.match(question)
-    assert not result.matched and result.confidence == 0.0
+    assert result.outcome == "decline" and result.confidence == 0.0
+
+
+@pytest.mark.parametrize("question", ["hi", "thanks!", "hey there :wave:", "お疲れ様です", "<@U123> what can you do?"])
+def test_greetings_get_smalltalk(matcher: Matcher, question: str) -> None:
+    assert matcher.match(question).outcome == "smalltalk"
 
 
 def test_a_40000_character_question_does_not_crash(matcher: Matcher) -> None:
@@ -101,7 +112,7 @@ def test_a_40000_character_question_does_not_crash(matcher: Matcher) -> None:
 
 def test_same_question_same_answer(matcher: Matcher) -> None:
     def outcome(result):
-        return result.topic, result.confidence, [(s.topic.id, s.confidence) for s in result.suggestions]
+        return result.outcome, result.topic, result.confidence, [(s.topic.id, s.confidence) for s in result.suggestions]
 
     first = outcome(matcher.match("where should our secrets live?"))
     assert all(outcome(matcher.match("where should our secrets live?")) == first for _ in range(3))
@@ -111,13 +122,29 @@ def test_forced_language_is_kept(matcher: Matcher) -> None:
     assert matcher.match("how do I schedule jobs on ECS", lang="ja").lang == "ja"
 
 
-def test_thresholds_are_the_decision_bands(kb_dir: Path, write_topic) -> None:
+def test_thresholds_are_the_decision_bands(matcher: Matcher) -> None:
+    never = matcher.with_calibration(Calibration(thresholds=Thresholds(answer=1.01, related=1.01, clarify=0.0)))
+    result = never.match("how do I schedule jobs on ECS")
+    assert result.outcome == "clarify" and result.suggestions[0].topic.id == "ecs-scheduled-tasks"
+    always = matcher.with_calibration(Calibration(thresholds=Thresholds(answer=0.0, clarify=0.0)))
+    assert always.match("how do I schedule jobs on ECS").outcome == "answer"
+
+
+def test_related_plausible_topics_come_as_see_also(kb_dir: Path, write_topic) -> None:
     for topic_id, (en, ja) in TOPICS.items():
-        write_topic("area", topic_id, questions={"en": en, "ja": ja})
+        related = ["eks-secrets"] if topic_id == "ecs-secrets" else []
+        write_topic("area", topic_id, questions={"en": en, "ja": ja}, related=related)
     kb, _ = load_knowledge(kb_dir)
-    strict = Matcher(kb, Thresholds(answer=1.01))
-    result = strict.match("how do I schedule jobs on ECS")
-    assert not result.matched and result.suggestions[0].topic.id == "ecs-scheduled-tasks"
+    generous = Matcher(kb, Calibration(thresholds=Thresholds(answer=0.0, clarify=0.0, plausible=0.0)))
+    result = generous.match("how do I pass secrets to an ECS task")
+    assert result.topic.id == "ecs-secrets"
+    assert [s.topic.id for s in result.see_also] == ["eks-secrets"]  # related; the cron topic is not
+
+
+def test_a_long_message_is_matched_on_the_sentence_that_asks(matcher: Matcher) -> None:
+    context = "We are a team of six and moved our rails app off heroku last spring. " * 3
+    result = matcher.match(context + "Anyway, how do I run an ECS task every night at 2am?")
+    assert result.topic is not None and result.topic.id == "ecs-scheduled-tasks"
 
 
 def test_swapped_letters_in_a_product_name_count_as_one_typo(real_matcher: Matcher) -> None:
@@ -153,7 +180,25 @@ def test_other_platform_is_in_scope_when_an_aws_one_is_named(real_matcher: Match
 @pytest.mark.parametrize("question", ["what is ECS", "EKS?", "secrets"])
 def test_a_bare_product_name_or_word_gets_choices_not_a_guess(real_matcher: Matcher, question: str) -> None:
     result = real_matcher.match(question)
-    assert not result.matched and len(result.suggestions) >= 2
+    assert result.outcome == "clarify" and len(result.suggestions) >= 2
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "x",
+        "test",
+        "テスト",
+        "1234",
+        "' OR 1=1 --",
+        "SELECT * FROM users;",
+        "<div class=x></div>",
+        "ls -la",
+        "kubectl get pods -A",
+    ],
+)
+def test_the_real_base_declines_junk(real_matcher: Matcher, question: str) -> None:
+    assert real_matcher.match(question).outcome == "decline"
 
 
 def test_a_fargate_task_is_an_ecs_question(real_matcher: Matcher) -> None:

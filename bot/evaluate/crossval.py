@@ -1,9 +1,9 @@
 """K-fold cross-validation over the knowledge base's own example questions.
 
-Each fold's questions leave their topics, a matcher is built on what remains, and the
-held-out questions are asked. Unlike a labelled set, nobody tuned on these answers: it is the
-best predictor of how platbot does on questions nobody has written yet, and the data the
-matcher's weights and thresholds are fitted on (`platbot tune`).
+Each fold's questions leave their topics (and the out-of-scope examples theirs), a matcher is
+built on what remains, and the held-out questions are asked. Unlike a labelled set, nobody
+tuned on these answers: it predicts how platbot does on questions nobody has written yet,
+and it is the data the matcher's weights and thresholds are fitted on (`platbot tune`).
 
 Folds are drawn per topic and language, so every topic keeps most of its examples in every
 fold; the draw is seeded, so two runs give the same figures.
@@ -20,6 +20,7 @@ from bot.kb.model import LANGS, KnowledgeBase
 from bot.matcher import Matcher
 
 SOURCE = "cross-validation"
+DECLINED_KEY = ""  # the out-of-scope examples fold like a topic with no id
 
 
 def folds(kb: KnowledgeBase, k: int, seed: int = 0) -> Iterator[tuple[KnowledgeBase, list[Case]]]:
@@ -35,6 +36,11 @@ def folds(kb: KnowledgeBase, k: int, seed: int = 0) -> Iterator[tuple[KnowledgeB
             offset = rng.randrange(k)  # so topics with few questions do not all miss the last folds
             for position, index in enumerate(order):
                 fold_of[(topic.id, lang, index)] = (position + offset) % k
+    for lang in LANGS:
+        order = list(range(len(kb.declined.get(lang, ()))))
+        rng.shuffle(order)
+        for position, index in enumerate(order):
+            fold_of[(DECLINED_KEY, lang, index)] = position % k
     for fold in range(k):
         topics = []
         held_out: list[Case] = []
@@ -49,7 +55,16 @@ def folds(kb: KnowledgeBase, k: int, seed: int = 0) -> Iterator[tuple[KnowledgeB
                     if fold_of[(topic.id, lang, i)] == fold
                 ]
             topics.append(replace(topic, questions=kept))
-        yield replace(kb, topics=tuple(topics)), held_out
+        declined = {}
+        for lang in LANGS:
+            questions = kb.declined.get(lang, ())
+            declined[lang] = tuple(q for i, q in enumerate(questions) if fold_of[(DECLINED_KEY, lang, i)] != fold)
+            held_out += [
+                Case(q, None, "cv-out-of-scope", SOURCE)
+                for i, q in enumerate(questions)
+                if fold_of[(DECLINED_KEY, lang, i)] == fold
+            ]
+        yield replace(kb, topics=tuple(topics), declined=declined), held_out
 
 
 def cross_validate(

@@ -18,12 +18,15 @@ import yaml
 
 from bot.errors import KnowledgeError, Problem
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
+from bot.normalize import fold
 
 # libyaml when the wheel has it: parsing is most of the start-up cost of `platbot ask`.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 VOCABULARY_FILE = "vocabulary.yaml"
 MESSAGES_FILE = "messages.yaml"
+DECLINED_FILE = "out-of-scope.yaml"  # optional: questions to decline, learned as a class
+TUNING_FILE = "tuning.yaml"  # optional: written by `platbot tune`
 _ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TOPIC_FIELDS = {"id", "title", "services", "questions", "answer", "links", "related"}
 
@@ -120,6 +123,9 @@ def load_knowledge(root: Path | None = None) -> tuple[KnowledgeBase, list[Proble
     if vocabulary is None or messages is None:
         raise KnowledgeError(problems)
 
+    declined = _load_optional(root, DECLINED_FILE, _parse_declined, problems) or {}
+    tuning = _load_optional(root, TUNING_FILE, _parse_tuning, problems) or {}
+
     topics: list[Topic] = []
     for path in topic_files(root):
         source = _read(path, root)
@@ -129,7 +135,8 @@ def load_knowledge(root: Path | None = None) -> tuple[KnowledgeBase, list[Proble
         topic = _parse_topic(source, path, problems)
         if topic is not None:
             topics.append(topic)
-    return KnowledgeBase(tuple(topics), vocabulary, messages, root=str(root)), problems
+    kb = KnowledgeBase(tuple(topics), vocabulary, messages, root=str(root), declined=declined, tuning=tuning)
+    return kb, problems
 
 
 def _load_shared(root: Path, name: str, parse: Any, problems: list[Problem]) -> Any:
@@ -144,6 +151,46 @@ def _load_shared(root: Path, name: str, parse: Any, problems: list[Problem]) -> 
     before = len(problems)
     parsed = parse(source, problems)
     return parsed if len(problems) == before else None
+
+
+def _load_optional(root: Path, name: str, parse: Any, problems: list[Problem]) -> Any:
+    """A file the base works without: absent is fine, broken is a problem and is left out."""
+    if not (root / name).exists():
+        return None
+    return _load_shared(root, name, parse, problems)
+
+
+def _parse_declined(src: Source, problems: list[Problem]) -> dict[Lang, tuple[str, ...]]:
+    data = src.data
+    if not isinstance(data, dict):
+        problems.append(src.problem("KB003", "expected 'en' and 'ja' lists of questions to decline"))
+        return {}
+    declined: dict[Lang, tuple[str, ...]] = {}
+    for lang in LANGS:
+        items = data.get(lang, [])
+        if not _is_str_list(items, allow_empty=True):
+            problems.append(src.problem("KB003", f"'{lang}' must be a list of strings", lang))
+            continue
+        declined[lang] = tuple(q.strip() for q in items)
+    return declined
+
+
+def _parse_tuning(src: Source, problems: list[Problem]) -> dict[str, object]:
+    """The shape only (sections of numbers); calibration.py reads the values."""
+    data = src.data
+    if not isinstance(data, dict):
+        problems.append(src.problem("KB003", "expected a mapping of tuning sections"))
+        return {}
+    for section, values in data.items():
+        if section == "fitted":
+            continue  # when and on what the values were fitted: for people
+        if isinstance(values, dict):
+            bad = [k for k, v in values.items() if not isinstance(v, int | float) or isinstance(v, bool)]
+        else:
+            bad = [] if isinstance(values, int | float) and not isinstance(values, bool) else [section]
+        for key in bad:
+            problems.append(src.problem("KB003", f"tuning '{section}.{key}' must be a number", section))
+    return dict(data)
 
 
 def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary:
@@ -195,6 +242,14 @@ def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary:
             problems.append(src.problem("KB003", f"decline.{key} must be a list of strings", "decline"))
             continue
         markers[key] = tuple(words)
+    small = data.get("smalltalk") or {}
+    smalltalk: list[str] = []
+    for lang in LANGS:
+        phrases = small.get(lang, []) if isinstance(small, dict) else None
+        if not _is_str_list(phrases, allow_empty=True):
+            problems.append(src.problem("KB003", f"smalltalk.{lang} must be a list of strings", "smalltalk"))
+            continue
+        smalltalk += [str(p) for p in phrases]
     return Vocabulary(
         entities,
         synonyms,
@@ -203,6 +258,7 @@ def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary:
         off_topic=markers.get("off_topic", ()),
         other_platforms=markers.get("other_platforms", ()),
         other_services=markers.get("other_services", ()),
+        smalltalk=tuple(fold(p) for p in smalltalk),
     )
 
 

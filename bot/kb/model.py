@@ -45,7 +45,8 @@ class Vocabulary:
     ECS and EKS differ by one letter. `synonyms` map casual or translated wording onto one
     canonical word. Both map canonical -> aliases. `implies` adds entities to a question
     that names another (EKS -> Kubernetes). `off_topic`, `other_platforms` and `other_services`
-    mark questions to decline (a poem; another cloud; S3 bucket policies).
+    mark questions to decline (a poem; another cloud; S3 bucket policies). `smalltalk` lists
+    greetings and thanks, answered with how to ask.
     """
 
     entities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -55,14 +56,21 @@ class Vocabulary:
     off_topic: tuple[str, ...] = ()
     other_platforms: tuple[str, ...] = ()
     other_services: tuple[str, ...] = ()
+    smalltalk: tuple[str, ...] = ()  # whole messages that are greetings or thanks, not questions
 
 
 @dataclass(frozen=True)
 class KnowledgeBase:
+    """Topics, vocabulary and UI messages; plus questions platbot must decline
+    (`out-of-scope.yaml`, which the classifier learns as a class of its own) and the matcher's
+    fitted weights and thresholds (`tuning.yaml`, written by `platbot tune`)."""
+
     topics: tuple[Topic, ...]
     vocabulary: Vocabulary
     messages: Mapping[str, Mapping[Lang, str]]
     root: str = ""
+    declined: Mapping[Lang, tuple[str, ...]] = field(default_factory=dict)
+    tuning: Mapping[str, object] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {t.id: t for t in self.topics})

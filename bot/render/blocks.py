@@ -44,11 +44,12 @@ MAX_RELATED = 5
 MAX_EXAMPLES = 4
 
 ACTION_PICK = "platbot.pick"  # a "did you mean" button
+ACTION_SEE_ALSO = "platbot.seealso"  # another topic that fits the question, under an answer
 ACTION_RELATED = "platbot.related"
 ACTION_FEEDBACK = "platbot.feedback"
 ACTION_SHARE = "platbot.share"
 # Action ids carry a suffix because they must be unique within a block.
-SHOW_TOPIC_ACTIONS = re.compile(r"^platbot\.(?:pick|related):\d+$")
+SHOW_TOPIC_ACTIONS = re.compile(r"^platbot\.(?:pick|seealso|related):\d+$")
 FEEDBACK_ACTIONS = re.compile(r"^platbot\.feedback:(?:up|down)$")
 
 Vote = Literal["up", "down"]
@@ -114,7 +115,8 @@ class TopicRef:
 
 
 def reply(kb: KnowledgeBase, result: MatchResult, question: str, *, command: str, private: bool = False) -> Message:
-    """The reply to one question: help when it is empty, else answer, did-you-mean or decline.
+    """The reply to one question: help when it is empty, a greeting back, else the answer,
+    the choices, or a decline.
 
     `private` is for the slash command's ephemeral reply: it echoes the question (Slack does
     not show the command text) and offers "Share in channel".
@@ -122,21 +124,36 @@ def reply(kb: KnowledgeBase, result: MatchResult, question: str, *, command: str
     if not question.strip():
         return help_message(kb, result.lang, command=command)
     if result.topic is not None:
-        return answer_message(kb, result.topic, result.lang, question=question, private=private)
+        see_also = tuple(s.topic for s in result.see_also)
+        return answer_message(kb, result.topic, result.lang, question=question, private=private, see_also=see_also)
+    if result.outcome == "smalltalk":
+        return smalltalk_message(kb, result.lang, command=command)
     if result.suggestions:
         return did_you_mean_message(kb, result, question, private=private)
     return decline_message(kb, question, result.lang, command=command)
 
 
 def answer_message(
-    kb: KnowledgeBase, topic: Topic, lang: Lang, *, question: str = "", private: bool = False
+    kb: KnowledgeBase,
+    topic: Topic,
+    lang: Lang,
+    *,
+    question: str = "",
+    private: bool = False,
+    see_also: Sequence[Topic] = (),
 ) -> Message:
+    """The answer; other topics that fit the question too ("See also") come before the
+    topic's own related ones, as buttons that carry the question along."""
     blocks: list[Block] = [_header(topic.title_in(lang))]
     if private and question.strip():
         blocks.append(_context(kb.message("you_asked", lang, question=_echo(question))))
-    blocks += _answer_body(kb, topic, lang)
+    blocks += _answer_body(kb, topic, lang, see_also=see_also, question=question if private else "")
     blocks.append(_feedback_actions(kb, topic, lang, share_question=question if private else None))
-    return _message(blocks, _answer_fallback(topic, lang))
+    fallback = _answer_fallback(topic, lang)
+    if see_also:
+        titles = ", ".join(t.title_in(lang) for t in see_also[:MAX_RELATED])
+        fallback = _clip(f"{fallback}\n{kb.message('see_also', lang)}: {titles}", SECTION_CHARS)
+    return _message(blocks, fallback)
 
 
 def shared_message(kb: KnowledgeBase, topic: Topic, lang: Lang, *, user_id: str, question: str = "") -> Message:
@@ -158,7 +175,7 @@ def shared_message(kb: KnowledgeBase, topic: Topic, lang: Lang, *, user_id: str,
 def did_you_mean_message(kb: KnowledgeBase, result: MatchResult, question: str, *, private: bool = False) -> Message:
     """Buttons for the plausible topics instead of a guess, under the question as typed."""
     lang = result.lang
-    lead = f"{kb.message('unknown', lang)} {kb.message('did_you_mean', lang)}"
+    lead = kb.message("clarify", lang)
     buttons = [
         _button(
             s.topic.title_in(lang),
@@ -184,6 +201,12 @@ def decline_message(kb: KnowledgeBase, question: str, lang: Lang, *, command: st
         _context(kb.message("help_hint", lang, command=command)),
     ]
     return _message(blocks, lead)
+
+
+def smalltalk_message(kb: KnowledgeBase, lang: Lang, *, command: str) -> Message:
+    """A greeting or a thanks: greet back, say what platbot answers and how to ask."""
+    text = kb.message("smalltalk", lang)
+    return _message([_section(text), _context(kb.message("help_hint", lang, command=command))], text)
 
 
 def notice(kb: KnowledgeBase, key: str, lang: Lang, **values: object) -> Message:
@@ -272,12 +295,26 @@ def area_name(kb: KnowledgeBase, area: str, lang: Lang) -> str:
 # --- building blocks ----------------------------------------------------------------------
 
 
-def _answer_body(kb: KnowledgeBase, topic: Topic, lang: Lang) -> list[Block]:
+def _answer_body(
+    kb: KnowledgeBase, topic: Topic, lang: Lang, *, see_also: Sequence[Topic] = (), question: str = ""
+) -> list[Block]:
     blocks: list[Block] = [_section(chunk) for chunk in _chunks(topic.answer_in(lang).splitlines(), SECTION_CHARS)]
     if topic.links:
         links = "\n".join(f"• <{link.url}|{escape(link.title).replace('|', '¦')}>" for link in topic.links)
         blocks += [_section(f"*{kb.message('docs', lang)}*\n{links}")]
-    related = [r for r in (kb.get(i) for i in topic.related) if r is not None][:MAX_RELATED]
+    see_also = [t for t in see_also if t.id != topic.id][:MAX_RELATED]
+    if see_also:
+        blocks.append(_context(kb.message("see_also", lang)))
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    _button(t.title_in(lang), f"{ACTION_SEE_ALSO}:{i}", TopicRef(t.id, lang, question).to_value())
+                    for i, t in enumerate(see_also)
+                ]
+            )
+        )
+    shown = {t.id for t in see_also}
+    related = [r for r in (kb.get(i) for i in topic.related) if r is not None and r.id not in shown][:MAX_RELATED]
     if related:
         blocks.append(_context(kb.message("related", lang)))
         blocks.append(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterable
 
 from bot.kb.model import KnowledgeBase, Lang, Topic
-from bot.matcher import MatchResult
+from bot.matcher import MatchResult, Suggestion
 
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>|<(https?://[^>]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
@@ -15,16 +16,19 @@ _BOLD_ON, _BOLD_OFF = "\033[1m", "\033[0m"
 
 
 def reply_mrkdwn(kb: KnowledgeBase, result: MatchResult) -> str:
-    """What the bot says, as mrkdwn: the answer, or the honest "don't know" with guesses."""
+    """What the bot says, as mrkdwn: the answer (and what else fits), the choices, a greeting
+    back, or the honest "don't know"."""
+    lang = result.lang
     if result.topic is not None:
-        return result.topic.answer[result.lang]
-    lines = [kb.message("unknown", result.lang)]
+        lines = [result.topic.answer[lang]]
+        if result.see_also:
+            lines += ["", kb.message("see_also", lang), *(f"• {s.topic.title[lang]}" for s in result.see_also)]
+        return "\n".join(lines)
+    if result.outcome == "smalltalk":
+        return kb.message("smalltalk", lang)
     if result.suggestions:
-        lines.append(kb.message("did_you_mean", result.lang))
-        lines += [f"• {s.topic.title[result.lang]}" for s in result.suggestions]
-    else:
-        lines.append(kb.message("ask_hint", result.lang))
-    return "\n".join(lines)
+        return "\n".join([kb.message("clarify", lang), *(f"• {s.topic.title[lang]}" for s in result.suggestions)])
+    return "\n".join([kb.message("unknown", lang), kb.message("ask_hint", lang)])
 
 
 def mrkdwn_to_plain(text: str, color: bool = False) -> str:
@@ -52,15 +56,25 @@ def topic_for_terminal(kb: KnowledgeBase, topic: Topic, lang: Lang, color: bool 
 
 
 def result_for_terminal(kb: KnowledgeBase, result: MatchResult, color: bool = False) -> str:
-    """The whole reply for a terminal; suggestions are numbered so `chat` can pick one."""
+    """The whole reply for a terminal; choices and "see also" topics are numbered so `chat`
+    can open one."""
+    lang = result.lang
     if result.topic is not None:
-        return topic_for_terminal(kb, result.topic, result.lang, color)
-    lines = [kb.message("unknown", result.lang)]
+        text = topic_for_terminal(kb, result.topic, lang, color)
+        if result.see_also:
+            text += "\n\n" + kb.message("see_also", lang) + ":\n" + _numbered(result.see_also, lang)
+        return text
+    if result.outcome == "smalltalk":
+        return mrkdwn_to_plain(kb.message("smalltalk", lang), color)
     if result.suggestions:
-        lines.append(kb.message("did_you_mean", result.lang))
-        lines += [
-            f"  {n}. {s.topic.title[result.lang]} ({s.topic.id})" for n, s in enumerate(result.suggestions, start=1)
-        ]
-    else:
-        lines.append(kb.message("ask_hint", result.lang))
-    return "\n".join(lines)
+        return kb.message("clarify", lang) + "\n" + _numbered(result.suggestions, lang)
+    return "\n".join([kb.message("unknown", lang), kb.message("ask_hint", lang)])
+
+
+def choices(result: MatchResult) -> list[Topic]:
+    """The topics a terminal reply numbered, in order."""
+    return [s.topic for s in (result.suggestions or result.see_also)]
+
+
+def _numbered(suggestions: Iterable[Suggestion], lang: Lang) -> str:
+    return "\n".join(f"  {n}. {s.topic.title[lang]} ({s.topic.id})" for n, s in enumerate(suggestions, start=1))

@@ -129,12 +129,14 @@ def test_a_button_value_platbot_did_not_write_is_refused(value: str | None) -> N
 
 def test_did_you_mean_offers_buttons_in_the_question_language(messages: Any) -> None:
     kb = kb_of(messages, make_topic("a"), make_topic("b"))
-    result = MatchResult("a か b", "ja", None, 0.4, (Suggestion(kb.get("a"), 0.4), Suggestion(kb.get("b"), 0.35)))  # type: ignore[arg-type]
+    choices = (Suggestion(kb.get("a"), 0.4), Suggestion(kb.get("b"), 0.35))  # type: ignore[arg-type]
+    result = MatchResult("a か b", "ja", "clarify", confidence=0.4, suggestions=choices)
 
     message = blocks.reply(kb, result, "a か b <!here>", command="/platform", private=True)
 
     kwargs = message.as_kwargs()
-    assert kb.message("did_you_mean", "ja") in kwargs["blocks"][0]["text"]["text"]
+    lead = kwargs["blocks"][0]["text"]["text"]
+    assert lead == kb.message("clarify", "ja") and not lead.startswith(kb.message("unknown", "ja"))
     assert "a か b &lt;!here&gt;" in texts(message)
     picks = kwargs["blocks"][2]["elements"]
     assert [b["text"]["text"] for b in picks] == ["a について", "b について"]
@@ -144,17 +146,35 @@ def test_did_you_mean_offers_buttons_in_the_question_language(messages: Any) -> 
     ]
 
 
-def test_reply_picks_help_answer_or_decline(messages: Any) -> None:
+def test_reply_picks_help_answer_greeting_or_decline(messages: Any) -> None:
     kb = kb_of(messages, make_topic("a"))
     help_title = kb.message("usage_title", "en")
 
-    helped = blocks.reply(kb, MatchResult("", "en", None, 0.0), "  ", command="/p")
+    helped = blocks.reply(kb, MatchResult("", "en", "decline"), "  ", command="/p")
     assert helped.as_kwargs()["blocks"][0]["text"]["text"] == help_title
-    answered = blocks.reply(kb, MatchResult("a", "en", kb.get("a"), 0.9), "a", command="/p")
+    answered = blocks.reply(kb, MatchResult("a", "en", "answer", kb.get("a"), 0.9), "a", command="/p")
     assert answered.as_kwargs()["blocks"][0]["text"]["text"] == "About a"
-    declined = blocks.reply(kb, MatchResult("poem", "ja", None, 0.1), "poem", command="/p")
+    greeted = blocks.reply(kb, MatchResult("hi", "en", "smalltalk"), "hi", command="/p")
+    assert greeted.text == kb.message("smalltalk", "en") and "/p help" in texts(greeted)
+    declined = blocks.reply(kb, MatchResult("poem", "ja", "decline", confidence=0.1), "poem", command="/p")
     assert declined.text.startswith(kb.message("unknown", "ja"))
     assert kb.message("help_hint", "ja", command="/p") in texts(declined)
+
+
+def test_see_also_buttons_come_before_related_and_are_not_repeated(messages: Any) -> None:
+    kb = kb_of(messages, make_topic("a", related=("b", "c")), make_topic("b"), make_topic("c"))
+    result = MatchResult("q", "en", "answer", kb.get("a"), 0.8, see_also=(Suggestion(kb.get("c"), 0.3),))  # type: ignore[arg-type]
+
+    kwargs = blocks.reply(kb, result, "q <!channel>", command="/p", private=True).as_kwargs()
+
+    buttons = [e for b in kwargs["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    shown = [(b["action_id"], TopicRef.from_value(b["value"])) for b in buttons][:2]
+    assert shown == [
+        ("platbot.seealso:0", TopicRef("c", "en", "q <!channel>")),
+        ("platbot.related:0", TopicRef("b", "en")),
+    ]
+    assert kb.message("see_also", "en") in texts(blocks.reply(kb, result, "q", command="/p"))
+    assert "About c" in kwargs["text"]
 
 
 def test_help_lists_every_topic_by_area(messages: Any) -> None:

@@ -1,0 +1,105 @@
+"""Before matching: is this a question at all, and which part of it asks?
+
+Slack brings more than questions: "hi", "thanks!", "test", a lone emoji, a pasted SQL line, a
+shell command or a stack trace with nothing around it. None of those should get a confident
+answer about blue/green deployments. And a long message is mostly context ("we're a team of
+six, we moved off Heroku last year...") around one or two sentences that ask; those
+sentences, and any error names pasted in, say more about intent than the rest.
+
+Pure: text in, a `Triage` out. The smalltalk phrases come from the vocabulary.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.normalize import fold, strip_slack_markup
+
+Kind = Literal["question", "empty", "smalltalk", "junk"]
+
+# A message this long (in words) gets a focus: the sentences that ask, and pasted error names.
+FOCUS_MIN_WORDS = 25
+
+_LETTER = re.compile(r"[^\W\d_]")
+_WORD = re.compile(r"[a-z]{2,}|[\u3040-\u30ff\u3400-\u9fff]")
+_SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]*")
+_ERROR_NAME = re.compile(r"\b[A-Z][A-Za-z]+(?:Error|Exception|BackOff|Failed|Denied|Unauthorized|Killed)\b")
+_ASKS_EN = re.compile(
+    r"^(?:how|what|why|where|when|which|who|can|could|should|would|is|are|does|do|did|any|anyone|"
+    r"has|have|will|whats|what's|hows|is there|are there)\b"
+)
+_ASKS_JA = re.compile(
+    r"(?:か|かな|かね|の|たい|ですか|ますか|でしょうか|には|べき|方法|ほしい|欲しい|教えて|知りたい)[?？]*$"
+)
+
+# Lines that are code, not prose: SQL, markup, shell prompts and commands, stack frames.
+_CODE_LINE = re.compile(
+    r"""^\s*(?:
+        (?:select|insert|update|delete|drop|union|create|alter)\b.*\b(?:from|into|set|table|select|where)\b
+      | '?\s*(?:or|and)\s+\S+\s*=\s*\S+
+      | <\s*/?\s*[a-z][a-z0-9]*(?:\s[^>]*)?>
+      | (?:\$|\#|>)\s+\S+
+      | (?:sudo|rm|ls|cd|cat|echo|grep|chmod|chown|curl|wget|mkdir|export|ssh|scp|systemctl|apt|yum|pip|npm)\s
+      | at\s+[\w.$]+\([\w.]*(?::\d+)?\)
+      | traceback\s\(most\srecent
+      | file\s"[^"]+",\sline\s\d+
+      | [{}\[\];]+
+      | (?:kubectl|docker|aws|eksctl|helm|terraform|git|copilot|ecs-cli)\s+[\w.-]+(?:\s+[-\w./=:@,*"']+)*\s*$
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Triage:
+    kind: Kind
+    focus: str = ""  # the asking sentences and error names of a long question, else ""
+
+
+class Triager:
+    """Sorts messages with one vocabulary's smalltalk phrases. Build once; calling is pure."""
+
+    def __init__(self, smalltalk: Iterable[str]) -> None:
+        phrases = sorted({fold(p) for p in smalltalk if p.strip()}, key=len, reverse=True)
+        # Latin phrases on word boundaries ("hi" must not fire inside "this"); Japanese anywhere.
+        alternatives = [rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])" if p.isascii() else re.escape(p) for p in phrases]
+        self._smalltalk = re.compile("|".join(alternatives)) if alternatives else None
+
+    def __call__(self, text: str) -> Triage:
+        plain = html.unescape(strip_slack_markup(text))
+        if not _LETTER.search(plain):
+            return Triage("empty" if not plain.strip() or not re.search(r"\w", plain) else "junk")
+        folded = fold(plain)
+        if self._only_smalltalk(folded):
+            return Triage("smalltalk")
+        words = _WORD.findall(folded)
+        if len(words) < 2 and not any(len(w) >= 3 or not w.isascii() for w in words):
+            return Triage("junk")  # "x", "a?", "ok"
+        lines = [line for line in plain.splitlines() if line.strip()]
+        if lines and all(_CODE_LINE.match(line) for line in lines):
+            return Triage("junk")
+        return Triage("question", _focus(plain))
+
+    def _only_smalltalk(self, folded: str) -> bool:
+        if self._smalltalk is None or len(folded) > 80:  # greetings are short
+            return False
+        rest, found = self._smalltalk.subn(" ", folded)
+        return found > 0 and not _LETTER.search(rest)
+
+
+def _focus(text: str) -> str:
+    """The sentences of a long message that ask something, plus the error names it pastes."""
+    if len(_WORD.findall(fold(text))) < FOCUS_MIN_WORDS:
+        return ""
+    asking = [s.strip() for s in _SENTENCE.findall(text) if _asks(s.strip())]
+    errors = list(dict.fromkeys(_ERROR_NAME.findall(text)))
+    return " ".join([*asking, *errors])
+
+
+def _asks(sentence: str) -> bool:
+    folded = fold(sentence)
+    return folded.endswith(("?", "？")) or bool(_ASKS_EN.match(folded)) or bool(_ASKS_JA.search(folded))

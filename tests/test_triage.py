@@ -1,0 +1,83 @@
+"""Triage: greetings, junk and the asking part of a long message, before any matching."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.triage import Triager
+
+SMALLTALK = ["hi", "hello", "thanks", "thank you", "what can you do", "お疲れ様です", "ありがとうございます"]
+
+
+@pytest.fixture
+def triage() -> Triager:
+    return Triager(SMALLTALK)
+
+
+@pytest.mark.parametrize(
+    "text", ["hi", "Hi!!", "thanks :pray:", "<@U123> hello", "Thank you 🙏", "お疲れ様です！", "what can you do?"]
+)
+def test_greetings_and_thanks_are_smalltalk(triage: Triager, text: str) -> None:
+    assert triage(text).kind == "smalltalk"
+
+
+@pytest.mark.parametrize(
+    "text", ["hi, how do I schedule jobs on ECS?", "thanks! and where do lambda secrets go?", "this"]
+)
+def test_a_greeting_with_a_question_is_a_question(triage: Triager, text: str) -> None:
+    assert triage(text).kind == "question"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "<!channel>", ":wave:", "?!?"])
+def test_nothing_to_read_is_empty(triage: Triager, text: str) -> None:
+    assert triage(text).kind == "empty"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x",
+        "42",
+        "' OR 1=1 --",
+        "SELECT * FROM users WHERE id = 1;",
+        "&lt;div class=a&gt;&lt;/div&gt;",
+        "ls -la",
+        "$ docker ps",
+        "kubectl get pods -A -o wide",
+        'Traceback (most recent call last):\n  File "app.py", line 3, in <module>',
+        "    at com.example.Foo.bar(Foo.java:42)\n    at com.example.Main.main(Main.java:7)",
+    ],
+)
+def test_code_and_noise_without_a_question_are_junk(triage: Triager, text: str) -> None:
+    assert triage(text).kind == "junk"
+
+
+def test_a_pasted_error_with_words_around_it_is_a_question(triage: Triager) -> None:
+    text = "my fargate task fails with CannotPullContainerError\nkubectl get pods -A\nwhat should I check?"
+    assert triage(text).kind == "question"
+
+
+def test_a_long_message_is_focused_on_what_it_asks_and_the_errors_it_pastes(triage: Triager) -> None:
+    text = (
+        "We run about forty services on ECS on Fargate and moved off Heroku last year. "
+        "The team is small and nobody wants to run Kubernetes. Since Monday one service fails to start "
+        "with ResourceInitializationError after we moved it to a private subnet. "
+        "How do we let the task reach Secrets Manager without a NAT gateway?"
+    )
+    focus = triage(text).focus
+    assert focus.startswith("How do we let the task reach Secrets Manager")
+    assert "ResourceInitializationError" in focus and "Heroku" not in focus
+
+
+def test_japanese_asking_sentences_are_found(triage: Triager) -> None:
+    text = (
+        "弊社では ECS on Fargate で 40 ほどのサービスを動かしていて、先月から一部をプライベートサブネットに移しました。"
+        "移したサービスだけ起動に失敗するようになり、ログには ResourceInitializationError が出ています。"
+        "NAT ゲートウェイなしで Secrets Manager に届かせるにはどうすればいいですか?"
+    )
+    focus = triage(text).focus
+    assert "どうすればいいですか" in focus and "ResourceInitializationError" in focus
+
+
+def test_a_short_question_has_no_focus(triage: Triager) -> None:
+    assert triage("how do I schedule jobs on ECS?").focus == ""

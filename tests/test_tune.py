@@ -1,0 +1,94 @@
+"""`platbot tune`: weights and thresholds fitted by cross-validation, written for review."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.calibration import Calibration, Thresholds
+from bot.kb.load import TUNING_FILE, load_knowledge
+from bot.kb.model import LANGS
+from bot.matcher import Matcher
+from bot.tune import Fit, collect, score, tune, tuning_yaml, value
+from tests.conftest import KNOWLEDGE
+
+SUBJECTS = {
+    "ecs-cron": ("run an ecs task on a schedule", "ECSタスクを定期実行"),
+    "eks-secrets": ("read secrets manager from eks pods", "EKSのPodでシークレットを読む"),
+    "lambda-layers": ("share code between lambda functions with layers", "Lambdaレイヤーでコードを共有"),
+}
+VARIANTS = (
+    "how do I {}",
+    "{} please",
+    "best way to {}",
+    "can we {} today",
+    "{} in prod",
+    "{} for our team",
+    "is it possible to {}",
+    "docs to {}",
+    "we want to {}",
+)
+
+
+@pytest.fixture
+def small_kb(kb_dir: Path, write_topic):
+    for topic_id, (en, ja) in SUBJECTS.items():
+        write_topic(
+            "area",
+            topic_id,
+            questions={"en": [v.format(en) for v in VARIANTS], "ja": [f"{ja}{n}" for n in "一二三四五"]},
+        )
+    (kb_dir / "out-of-scope.yaml").write_text(
+        "en: [what is for lunch, book a meeting room, fix my laptop wifi]\nja: [今日の天気]\n"
+    )
+    kb, problems = load_knowledge(kb_dir)
+    assert problems == []
+    return kb
+
+
+def test_tuning_beats_the_defaults_on_its_own_folds(small_kb) -> None:
+    fit = tune(small_kb, k=3)
+    baseline = score(collect(small_kb, 3, 0, Calibration()), Matcher(small_kb), Calibration())
+    assert value(fit) >= value(baseline)
+    t = fit.calibration.thresholds
+    assert (
+        0 < t.clarify < t.answer <= 1
+        and fit.questions == sum(len(x.questions[lang]) for x in small_kb.topics for lang in LANGS) + 4
+    )
+
+
+def test_the_written_file_loads_back_as_the_same_calibration(small_kb, kb_dir: Path) -> None:
+    fit = tune(small_kb, k=3)
+    (kb_dir / TUNING_FILE).write_text(tuning_yaml(fit, 3, 0, "2026-11-30"))
+    kb, problems = load_knowledge(kb_dir)
+    loaded = Calibration.from_mapping(kb.tuning)
+    assert problems == [] and loaded.thresholds == fit.calibration.thresholds
+    assert all(
+        math.isclose(a, b, abs_tol=1e-4)
+        for a, b in zip(loaded.ranking.weights, fit.calibration.ranking.weights, strict=True)
+    )
+
+
+def test_value_prefers_declines_to_wrong_answers() -> None:
+    careful = Fit(Calibration(), right=0.8, wrong=0.01, offered=0.1, declined=0.95, answered=0.01, questions=1)
+    reckless = Fit(Calibration(), right=0.85, wrong=0.1, offered=0.0, declined=0.6, answered=0.3, questions=1)
+    assert value(careful) > value(reckless)
+
+
+def test_a_tuning_value_that_is_not_a_number_is_a_problem(kb_dir: Path, write_topic) -> None:
+    write_topic("area", "a")
+    (kb_dir / TUNING_FILE).write_text("thresholds: {answer: high}\n")
+    _, problems = load_knowledge(kb_dir)
+    assert [p.code for p in problems] == ["KB003"] and "thresholds.answer" in problems[0].message
+
+
+def test_the_bundled_tuning_was_fitted_on_the_current_questions(real_kb) -> None:
+    """Edited the example questions? Run `platbot tune` and commit knowledge/tuning.yaml."""
+    fitted = yaml.safe_load((KNOWLEDGE / TUNING_FILE).read_text())["fitted"]
+    questions = sum(len(t.questions[lang]) for t in real_kb.topics for lang in LANGS)
+    questions += sum(len(real_kb.declined.get(lang, ())) for lang in LANGS)
+    assert fitted["questions"] == questions
+    assert Calibration.from_mapping(real_kb.tuning).thresholds != Thresholds()
