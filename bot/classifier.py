@@ -30,17 +30,17 @@ def features(n: Normalized) -> Counter[str]:
     bag: Counter[str] = Counter()
     tokens = n.tokens
     for token in tokens:
-        bag["w " + token] += 1
+        bag["w:" + token] += 1
     for first, second in itertools.pairwise(tokens):
-        bag["p " + first + " " + second] += 1
+        bag["p:" + first + " " + second] += 1
     for entity in n.entities:
-        bag["e " + entity] += 1
+        bag["e:" + entity] += 1
     text = " " + " ".join(tokens) + " "
     for size in CHAR_SIZES:
         for i in range(len(text) - size + 1):
             gram = text[i : i + size]
             if gram.strip():
-                bag[gram] += 1
+                bag["c:" + gram] += 1
     return bag
 
 
@@ -48,14 +48,15 @@ def features(n: Normalized) -> Counter[str]:
 class NaiveBayes:
     """log P(class | text) up to a constant, from TF-IDF weighted feature counts.
 
-    `postings[feature]` lists (class index, log((count + α) / α)) for the classes whose
-    examples hold the feature; every other class gets 0 for it, so scoring a question costs
-    one pass over its features' postings, not features x classes.
+    `postings[feature]` maps each class whose examples hold the feature to
+    log((count + α) / α); every other class gets 0 for it, so scoring a question costs one
+    pass over its features' postings, not features x classes, and scoring a few classes
+    costs a lookup per feature and class.
     """
 
     classes: tuple[str, ...]
     idf: Mapping[str, float]
-    postings: Mapping[str, tuple[tuple[int, float], ...]]
+    postings: Mapping[str, Mapping[int, float]]
     offsets: tuple[float, ...]  # per class: log α - log(total weight + α · vocabulary size)
 
     @classmethod
@@ -79,7 +80,7 @@ class NaiveBayes:
         vocabulary = len(weights)
         log_alpha = math.log(alpha)
         postings = {
-            feature: tuple((c, math.log(w + alpha) - log_alpha) for c, w in sorted(per_class.items()))
+            feature: {c: math.log(w + alpha) - log_alpha for c, w in sorted(per_class.items())}
             for feature, per_class in weights.items()
         }
         offsets = tuple(log_alpha - math.log(total + alpha * vocabulary) for total in totals)
@@ -91,9 +92,22 @@ class NaiveBayes:
         mass = sum(vector.values())
         scores = [mass * offset for offset in self.offsets]
         for feature, value in vector.items():
-            for c, weight in self.postings[feature]:
+            for c, weight in self.postings[feature].items():
                 scores[c] += value * weight
         return scores
+
+    def log_scores_of(self, bag: Counter[str], classes: Iterable[int]) -> dict[int, float]:
+        """The same scores for a few classes only: what ranking candidates needs, far cheaper
+        than all classes when the text is long."""
+        vector = _tfidf(bag, self.idf)
+        mass = sum(vector.values())
+        postings = [(self.postings[f], value) for f, value in vector.items()]
+        return {c: mass * self.offsets[c] + sum(p.get(c, 0.0) * v for p, v in postings) for c in classes}
+
+    def likely(self, bag: Counter[str], k: int) -> list[int]:
+        """The k classes that the text's words, word pairs and products point to most, a cheap
+        first pass (character n-grams, most of the features, are left out)."""
+        return top(self.log_scores(Counter({f: n for f, n in bag.items() if not f.startswith("c:")})), k)
 
 
 def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:

@@ -177,6 +177,10 @@ class Matcher:
                 self._declined_postings[token].append(d)
         self._bayes = NaiveBayes.fit(examples, alpha=self.calibration.alpha) if examples else None
         self._bayes_topic = [self._index_of.get(c, -1) for c in self._bayes.classes] if self._bayes else []
+        self._bayes_class = [-1] * len(self._topics)
+        for c, i in enumerate(self._bayes_topic):
+            if i >= 0:
+                self._bayes_class[i] = c
         self._bayes_declined = (
             self._bayes.classes.index(DECLINED) if self._bayes and DECLINED in self._bayes.classes else -1
         )
@@ -283,14 +287,15 @@ class Matcher:
         bag = features(full)
         if focus is not None:
             bag.update(features(focus))  # the asking sentences count twice
-        bayes, declined = self._bayes_scores(bag)
 
         shortlist = sorted(lexical, key=lambda i: (-lexical[i], self._topics[i].id))[:LEXICAL_SHORTLIST]
-        shortlist += [i for i in sorted(bayes, key=lambda i: (-bayes[i], self._topics[i].id))[:BAYES_SHORTLIST]]
+        shortlist += self._bayes_likely(bag)
+        shortlist = list(dict.fromkeys(shortlist))
+        bayes, declined = self._bayes_scores(bag, shortlist)
         text = focus.text if focus is not None and focus.tokens else full.text
         ranking = self.calibration.ranking
         candidates = []
-        for i in dict.fromkeys(shortlist):
+        for i in shortlist:
             similarity = self._similarity(text, i)
             if focus is not None:
                 similarity = max(similarity, self._similarity(full.text, i))
@@ -301,17 +306,26 @@ class Matcher:
         declined_similarity = self._declined_closeness(text)
         return Evidence(tuple(candidates), declined, declined_similarity, vague)
 
-    def _bayes_scores(self, bag: Counter[str]) -> tuple[dict[int, float], float]:
-        """Each topic's classifier score in [0, 1] (1 for the best class), and the same for the
-        out-of-scope class."""
+    def _bayes_likely(self, bag: Counter[str]) -> list[int]:
+        """The topics the classifier's cheap first pass points to."""
+        if self._bayes is None:
+            return []
+        likely = self._bayes.likely(bag, BAYES_SHORTLIST + 1)
+        return [self._bayes_topic[c] for c in likely if self._bayes_topic[c] >= 0][:BAYES_SHORTLIST]
+
+    def _bayes_scores(self, bag: Counter[str], shortlist: list[int]) -> tuple[dict[int, float], float]:
+        """The classifier's score of each shortlisted topic and of the out-of-scope class, in
+        [0, 1]: 1 for the best of them, 0 for BAYES_FLOOR (in log-probability) below it."""
         if self._bayes is None:
             return {}, 0.0
-        scores = self._bayes.log_scores(bag)
-        best = max(scores)
-        relative = [max(0.0, 1.0 + (s - best) / BAYES_FLOOR) for s in scores]
-        by_topic = {self._bayes_topic[c]: r for c, r in enumerate(relative) if r > 0 and self._bayes_topic[c] >= 0}
-        declined = relative[self._bayes_declined] if self._bayes_declined >= 0 else 0.0
-        return by_topic, declined
+        classes = [self._bayes_class[i] for i in shortlist if self._bayes_class[i] >= 0]
+        if self._bayes_declined >= 0:
+            classes.append(self._bayes_declined)
+        scores = self._bayes.log_scores_of(bag, classes)
+        best = max(scores.values())
+        relative = {c: max(0.0, 1.0 + (s - best) / BAYES_FLOOR) for c, s in scores.items()}
+        by_topic = {self._bayes_topic[c]: r for c, r in relative.items() if self._bayes_topic[c] >= 0}
+        return by_topic, relative.get(self._bayes_declined, 0.0)
 
     def _declined_closeness(self, text: str) -> float:
         near = {d for token in set(text.split()) for d in self._declined_postings.get(token, ())}

@@ -105,6 +105,13 @@ def test_kb021_area_needs_a_display_name(kb_dir: Path, write_topic) -> None:
     assert len(only(check(kb_dir), "KB021")) == 1
 
 
+def test_kb022_a_question_cannot_be_declined_and_answered(kb_dir: Path, write_topic) -> None:
+    write_topic("scheduling", "a")
+    (kb_dir / "out-of-scope.yaml").write_text("en:\n  - what is for lunch\n  - question 3 about a\nja: []\n")
+    [problem] = only(check(kb_dir), "KB022")
+    assert problem.startswith("knowledge/out-of-scope.yaml:3: KB022") and "topic 'a'" in problem
+
+
 def test_a_broken_vocabulary_is_listed_like_any_problem(kb_dir: Path) -> None:
     (kb_dir / "vocabulary.yaml").write_text("entities: [\n")
     [problem] = check(kb_dir)

@@ -9,6 +9,7 @@ the rules that need the whole base:
     KB013 near-duplicate question       KB019 too few example questions
     KB014 answer over 3,000 characters  KB020 title longer than a button allows
     KB015 link is not an https URL      KB021 area folder without a display name
+                                        KB022 out-of-scope example that a topic answers
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from rapidfuzz import fuzz, process
 
 from bot.errors import KnowledgeError, Problem
-from bot.kb.load import Source, iter_sources, load_knowledge
+from bot.kb.load import DECLINED_FILE, Source, iter_sources, load_knowledge, shared_source
 from bot.kb.model import LANGS, KnowledgeBase, Topic
 from bot.normalize import Normalizer
 
@@ -111,6 +112,24 @@ def lint(kb: KnowledgeBase) -> list[Problem]:
             problems.append(src.problem("KB021", f"area '{topic.area}' has no 'area.{topic.area}' in messages.yaml"))
 
     problems += _near_duplicates(sources, normalize)
+    problems += _declined_but_answered(kb, normalize, owner_of)
+    return problems
+
+
+def _declined_but_answered(
+    kb: KnowledgeBase, normalize: Normalizer, owner_of: dict[str, tuple[str, str]]
+) -> list[Problem]:
+    """A question cannot be both one platbot must decline and one a topic answers."""
+    src = shared_source(kb, DECLINED_FILE)
+    if src is None:
+        return []
+    problems = []
+    for lang in LANGS:
+        for i, question in enumerate(kb.declined.get(lang, ())):
+            owner = owner_of.get(normalize(question).text)
+            if owner:
+                message = f"out-of-scope example '{question}' is also a question of topic '{owner[0]}'"
+                problems.append(src.problem("KB022", message, lang, i))
     return problems
 
 

@@ -386,3 +386,10 @@ def iter_sources(kb: KnowledgeBase) -> Iterator[tuple[Topic, Source]]:
         source = _read(path, root)
         if isinstance(source, Source):
             yield topic, source
+
+
+def shared_source(kb: KnowledgeBase, name: str) -> Source | None:
+    """A file at the knowledge root (`out-of-scope.yaml`...), re-read for line numbers."""
+    root = Path(kb.root)
+    source = _read(root / name, root) if (root / name).is_file() else None
+    return source if isinstance(source, Source) else None
