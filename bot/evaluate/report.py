@@ -13,6 +13,7 @@ ask), `clarified` (choices offered: the bot did not pretend to know) or `answere
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -83,10 +84,13 @@ class Report:
     groups: dict[str, dict[str, Tally]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Tally)))
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
     misses: list[tuple[Case, Verdict, str]] = field(default_factory=list)
+    answered: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, right) of each answer
 
     def add(self, case: Case, result: MatchResult) -> Verdict:
         verdict = judge(case, result)
         self.total.add(verdict)
+        if result.topic is not None:
+            self.answered.append((result.confidence, verdict == "right"))
         for group, key in (
             ("lang", case.lang),
             ("length", case.length),
@@ -158,6 +162,9 @@ def format_report(report: Report, show_misses: bool = True) -> str:
         lines += ["", f"by {group}:"]
         keys = [k for k in order.get(group, sorted(tallies)) if k in tallies]
         lines += [_line(k, tallies[k]) for k in keys]
+    if report.answered:
+        lines += ["", "calibration of answers (confidence -> share right):"]
+        lines += [f"  {row}" for row in calibration_rows(report)]
     if report.confusions:
         lines += ["", "confusions (expected -> got):"]
         lines += [f"  {n:>3}  {e} -> {g}" for (e, g), n in report.confusions.most_common(15)]
@@ -166,6 +173,21 @@ def format_report(report: Report, show_misses: bool = True) -> str:
         for case, verdict, shown in report.misses:
             lines.append(f"  [{verdict}/{case.category}] {case.question!r}: expected {case.expect}, got {shown}")
     return "\n".join(lines)
+
+
+CONFIDENCE_BINS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
+
+
+def calibration_rows(report: Report) -> list[str]:
+    """Answers binned by the confidence they reported, with the share that were right: a
+    calibrated confidence of 0.8 is right about 8 times in 10."""
+    rows = []
+    for low, high in itertools.pairwise(CONFIDENCE_BINS):
+        hits = [right for confidence, right in report.answered if low <= confidence < high]
+        if hits:
+            label = f"{low:.1f}-{min(high, 1.0):.1f}"
+            rows.append(f"{label}  {sum(hits) / len(hits):6.1%} right  (n={len(hits)})")
+    return rows
 
 
 def report_json(report: Report) -> str:
