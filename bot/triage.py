@@ -36,20 +36,27 @@ _ASKS_JA = re.compile(
     r"(?:か|かな|かね|の|たい|ですか|ますか|でしょうか|には|べき|方法|ほしい|欲しい|教えて|知りたい)[?？]*$"
 )
 
-# Lines that are code, not prose: SQL, markup, shell prompts and commands, stack frames.
+# Lines that are code, not prose. Each pattern must match the whole line, and commands count
+# only with a flag, a path or an assignment among their arguments: "kubectl drain hangs on
+# one node" and "cd pipeline for ecs" are questions, "kubectl get pods -A" and "ls -la" are not.
+_ARGUMENTS = r"(?=(?:.*\s)?(?:-{1,2}[a-z]|\S*[/=]))[\x21-\x7e ]*"
 _CODE_LINE = re.compile(
     r"""^\s*(?:
-        (?:select|insert|update|delete|drop|union|create|alter)\b.*\b(?:from|into|set|table|select|where)\b
-      | '?\s*(?:or|and)\s+\S+\s*=\s*\S+
-      | <\s*/?\s*[a-z][a-z0-9]*(?:\s[^>]*)?>
-      | (?:\$|\#|>)\s+\S+
-      | (?:sudo|rm|ls|cd|cat|echo|grep|chmod|chown|curl|wget|mkdir|export|ssh|scp|systemctl|apt|yum|pip|npm)\s
+        select\s+[\w*.,\s()]+?\s+from\s+[\w.]+(?:\s+where\s.*)?;?
+      | (?:insert\s+into|drop\s+table|union\s+(?:all\s+)?select|delete\s+from\s+\w+\s*(?:where\s.*)?;)\s.*
+      | update\s+\w+\s+set\s+\w+\s*=.*
+      | '?\s*(?:or|and)\s+(?:\d+|'[^']*')\s*=\s*(?:\d+|'[^']*')\s*(?:--.*)?
+      | <\s*/?\s*[a-z][a-z0-9]*(?:\s[^>]*)?>.*
+      | \$\s+\S.*
+      | (?:kubectl|docker|aws|eksctl|helm|terraform|git|copilot|sudo|rm|ls|cd|cat|echo|grep|chmod|chown|curl
+         |wget|mkdir|export|ssh|scp|systemctl|apt|apt-get|yum|pip|npm)\s"""
+    + _ARGUMENTS
+    + r"""
       | at\s+[\w.$]+\([\w.]*(?::\d+)?\)
-      | traceback\s\(most\srecent
-      | file\s"[^"]+",\sline\s\d+
-      | [{}\[\];]+
-      | (?:kubectl|docker|aws|eksctl|helm|terraform|git|copilot|ecs-cli)\s+[\w.-]+(?:\s+[-\w./=:@,*"']+)*\s*$
-    )""",
+      | traceback\s\(most\srecent\scall\slast\):?
+      | file\s"[^"]+",\sline\s\d+.*
+      | [{}\[\];,]+
+    )\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
 
