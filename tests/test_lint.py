@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,12 @@ def only(problems, code: str) -> list[str]:
 def test_the_real_knowledge_base_has_no_problems() -> None:
     problems = check(KNOWLEDGE)
     assert [str(p) for p in problems] == []
+
+
+def test_the_roadmap_names_only_topics_that_exist(real_kb) -> None:
+    roadmap = (KNOWLEDGE / "ROADMAP.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", roadmap))
+    assert len(named) >= 100 and named <= {t.id for t in real_kb.topics}
 
 
 def test_a_clean_topic_passes(kb_dir: Path, write_topic) -> None:
