@@ -23,7 +23,7 @@ def test_the_real_knowledge_base_has_no_problems() -> None:
 def test_the_roadmap_names_only_topics_that_exist(real_kb) -> None:
     roadmap = (KNOWLEDGE / "ROADMAP.md").read_text(encoding="utf-8")
     named = set(re.findall(r"`([a-z0-9]+(?:-[a-z0-9]+)+)`", roadmap))
-    assert len(named) >= 100 and named <= {t.id for t in real_kb.topics}
+    assert named and named <= {t.id for t in real_kb.topics}
 
 
 def test_a_clean_topic_passes(kb_dir: Path, write_topic) -> None:
