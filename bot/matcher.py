@@ -271,7 +271,11 @@ class Matcher:
         tokens = _content(full)
         if not tokens:
             return Evidence(reason="no words")
-        if not (full.entities - MARKERS) and all(t in self._generic or t not in self._idf for t in tokens):
+        if (
+            len(tokens) <= 2
+            and not (full.entities - MARKERS)
+            and all(t in self._generic or t not in self._idf for t in tokens)
+        ):
             return Evidence(reason="nothing specific")  # "test", "OR", "how does it work"
         if focus_text is None:
             focus_text = self.triage(query).focus

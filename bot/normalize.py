@@ -59,10 +59,12 @@ def fold(text: str) -> str:
 
 
 def strip_slack_markup(text: str) -> str:
-    """Drop what Slack adds around a question: `<@U123>`, `<!channel>`, link targets, emoji codes."""
+    """Drop what Slack adds around a question: `<@U123>`, `<!channel>`, link targets, emoji codes,
+    and the `&amp;` `&lt;` `&gt;` it writes for what people typed."""
     text = _SLACK_LINK.sub(r" \1 ", text)
     text = _SLACK_MARKUP.sub(" ", text)
-    return _EMOJI_CODE.sub(" ", text)
+    text = _EMOJI_CODE.sub(" ", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 @dataclass(frozen=True)
