@@ -197,6 +197,8 @@ class Matcher:
         for token in sorted(postings):
             if len(token) >= 5 and token.isascii() and token.isalpha() and len(postings[token]) >= 2:
                 self._spellable[len(token)].append(token)
+        self._vocabulary_words = frozenset(_vocabulary_words(kb)) | self.normalize.entities
+        self._typos = self._known_typos(postings)
         # Short words are corrected only towards the vocabulary's own words, and only when one fits.
         self._short_words: dict[int, list[str]] = defaultdict(list)
         for word in sorted(_vocabulary_words(kb)):
@@ -377,17 +379,36 @@ class Matcher:
             factor *= 0.85 ** min(len(foreign), 2)
         return factor
 
+    def _known_typos(self, postings: dict[str, list[tuple[int, float]]]) -> dict[str, str]:
+        """Typos the example questions make on purpose ("lamdba"): a word of one topic that is one
+        slip from exactly one word of three topics or more is that word, in questions too."""
+        typos = {}
+        names = self._vocabulary_words
+        for token, posting in postings.items():
+            if len(posting) != 1 or len(token) < 6 or not (token.isascii() and token.isalpha()) or token in names:
+                continue
+            near = [w for n in (len(token) - 1, len(token), len(token) + 1) for w in self._spellable.get(n, ())]
+            hits = [w for w in near if len(postings[w]) >= 3 and _slip(token, w)]
+            if len(hits) == 1:
+                typos[token] = hits[0]
+        return typos
+
     def _correct(self, q: Normalized) -> Normalized:
         """Fix likely typos of words the knowledge base uses ("secrts", "schedual", "cluter").
 
         Edits count as in OSA distance, so a swap of two letters ("lamdba") is one edit.
         Words of six letters or more may become any word of the index; shorter ones only a
         word of the vocabulary, one edit away, and only when exactly one fits. Acronyms
-        (ECS/EKS) are entities and never corrected; neither is a word the index knows.
+        (ECS/EKS) are entities and never corrected; neither is a word the index knows, unless
+        it is itself a typo in an example question (`_known_typos`).
         """
         fixed: list[str] = []
         changed = False
         for token in q.tokens:
+            if token in self._typos:
+                fixed.append(self._typos[token])
+                changed = True
+                continue
             if token in self._idf or len(token) < 4 or not token.isascii() or not token.isalpha():
                 fixed.append(token)
                 continue
@@ -413,6 +434,24 @@ def _closeness(text: str, docs: list[str]) -> float:
     best_set = process.extractOne(text, docs, scorer=fuzz.token_set_ratio)
     best_sort = process.extractOne(text, docs, scorer=fuzz.token_sort_ratio)
     return ((best_set[1] if best_set else 0.0) + (best_sort[1] if best_sort else 0.0)) / 200
+
+
+def _slip(typed: str, word: str) -> bool:
+    """A slip of the finger, not another word: two neighbouring letters swapped ("lamdba"), or
+    one letter dropped or doubled inside the word ("contaner"). Inflections ("cached"), other
+    words one letter apart ("attach", "attack") and edits at either end ("ending") are not."""
+    if len(typed) == len(word):
+        diff = [i for i, (a, b) in enumerate(zip(typed, word, strict=True)) if a != b]
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and typed[diff[0]] == word[diff[1]]
+            and typed[diff[1]] == word[diff[0]]
+        )
+    short, long = sorted((typed, word), key=len)
+    if len(long) - len(short) != 1:
+        return False
+    return any(long[:i] + long[i + 1 :] == short for i in range(1, len(long) - 1))
 
 
 def _content(n: Normalized) -> list[str]:
