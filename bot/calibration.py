@@ -5,10 +5,12 @@ platbot scores every candidate topic with two small logistic models:
 - the *ranking* model weighs a candidate's evidence (lexical coverage, fuzzy similarity, the
   naive Bayes score, the product-name factor) into one logit; candidates are ranked by it,
   and its probability says whether a runner-up is plausible enough to offer;
-- the *confidence* model reads the best candidate's logit, its lead over the runner-up, how
-  strongly the classifier leans to the out-of-scope class, and whether the question is closer
-  to the best topic's examples or to the out-of-scope ones; it says how likely the best
-  candidate is right. That probability is the `confidence` platbot reports.
+- the *confidence* model reads the best candidate's own probability and its share among the
+  candidates (in logs, so both must be high), how strongly the classifier leans to the
+  out-of-scope class, whether the question is closer to the best topic's examples or to the
+  out-of-scope ones, and how much of the question that topic explains; it says how likely
+  the best candidate is right. That probability is
+  the `confidence` platbot reports.
 
 Both are fitted by `platbot tune` on cross-validation (questions the index never saw), with
 the thresholds, and stored in `knowledge/tuning.yaml`. Fitting is Newton's method on a
@@ -22,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
 RANKING_FEATURES = ("lexical", "similarity", "bayes", "entity")
-CONFIDENCE_FEATURES = ("score", "lead", "declined", "closer")
+CONFIDENCE_FEATURES = ("own", "share", "declined", "closer", "covered")
 
 
 @dataclass(frozen=True)
@@ -51,17 +53,20 @@ class Thresholds:
     """Decision bands on the confidence model's probability (and, for `plausible`, on the
     ranking model's probability of a runner-up)."""
 
-    answer: float = 0.5  # answer outright at or above this
-    related: float = 0.35  # answer, with the runner-up as "See also", when the two are related
-    clarify: float = 0.2  # below this nothing is plausible: decline
-    plausible: float = 0.15  # a runner-up worth a button (See also or did-you-mean)
+    answer: float = 0.85  # answer outright at or above this
+    related: float = 1.01  # answer, with the runner-up as "See also", when the two are related
+    clarify: float = 0.4  # below this nothing is plausible: decline
+    plausible: float = 0.1  # a runner-up worth a button (See also or did-you-mean)
     max_choices: int = 3
 
 
 @dataclass(frozen=True)
 class Calibration:
-    ranking: Logistic = field(default_factory=lambda: Logistic(-4.0, (3.0, 3.0, 0.3, 2.0)))
-    confidence: Logistic = field(default_factory=lambda: Logistic(-1.0, (0.6, 1.5, -1.0, 2.0)))
+    """The defaults are rounded from a fit on the bundled knowledge base: a reasonable start for
+    a knowledge base nobody has tuned yet."""
+
+    ranking: Logistic = field(default_factory=lambda: Logistic(-20.0, (7.0, 2.0, 18.0, 0.0)))
+    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5)))
     thresholds: Thresholds = field(default_factory=Thresholds)
     alpha: float = 0.03  # naive Bayes smoothing
 

@@ -12,6 +12,8 @@ Pure and deterministic: features in, log-scores out.
 
 from __future__ import annotations
 
+import functools
+import heapq
 import itertools
 import math
 from collections import Counter, defaultdict
@@ -21,7 +23,8 @@ from dataclasses import dataclass
 from bot.normalize import Normalized
 
 CHAR_SIZES = (3,)
-ALPHA = 0.03  # additive smoothing, fitted by cross-validation with the rest of the matcher
+ALPHA = 0.03
+MAX_FEATURES = 100
 
 
 def features(n: Normalized) -> Counter[str]:
@@ -35,13 +38,16 @@ def features(n: Normalized) -> Counter[str]:
         bag["p:" + first + " " + second] += 1
     for entity in n.entities:
         bag["e:" + entity] += 1
-    text = " " + " ".join(tokens) + " "
-    for size in CHAR_SIZES:
-        for i in range(len(text) - size + 1):
-            gram = text[i : i + size]
-            if gram.strip():
-                bag["c:" + gram] += 1
+    for token in tokens:
+        bag.update(_grams(token))
     return bag
+
+
+@functools.lru_cache(maxsize=65_536)
+def _grams(token: str) -> tuple[str, ...]:
+    """A token's character n-grams, with a space on each side (cached: words repeat)."""
+    text = f" {token} "
+    return tuple("c:" + text[i : i + size] for size in CHAR_SIZES for i in range(len(text) - size + 1))
 
 
 @dataclass(frozen=True)
@@ -86,9 +92,17 @@ class NaiveBayes:
         offsets = tuple(log_alpha - math.log(total + alpha * vocabulary) for total in totals)
         return cls(classes, idf, postings, offsets)
 
-    def log_scores(self, bag: Counter[str]) -> list[float]:
-        """For each class (in `classes` order), log P(class | text) plus a shared constant."""
+    def vector(self, bag: Counter[str]) -> dict[str, float]:
+        """A text's features as the model weighs them (TF-IDF, L2-normalised). A long text
+        keeps its MAX_FEATURES heaviest features: the common character trigrams it drops move
+        every class alike."""
         vector = _tfidf(bag, self.idf)
+        if len(vector) > MAX_FEATURES:
+            vector = dict(heapq.nlargest(MAX_FEATURES, vector.items(), key=lambda kv: (kv[1], kv[0])))
+        return vector
+
+    def log_scores(self, vector: Mapping[str, float]) -> list[float]:
+        """For each class (in `classes` order), log P(class | text) plus a shared constant."""
         mass = sum(vector.values())
         scores = [mass * offset for offset in self.offsets]
         for feature, value in vector.items():
@@ -96,18 +110,31 @@ class NaiveBayes:
                 scores[c] += value * weight
         return scores
 
-    def log_scores_of(self, bag: Counter[str], classes: Iterable[int]) -> dict[int, float]:
+    def log_scores_of(self, vector: Mapping[str, float], classes: Iterable[int]) -> dict[int, float]:
         """The same scores for a few classes only: what ranking candidates needs, far cheaper
         than all classes when the text is long."""
-        vector = _tfidf(bag, self.idf)
         mass = sum(vector.values())
-        postings = [(self.postings[f], value) for f, value in vector.items()]
-        return {c: mass * self.offsets[c] + sum(p.get(c, 0.0) * v for p, v in postings) for c in classes}
+        wanted = set(classes)
+        scores = {c: mass * self.offsets[c] for c in wanted}
+        for feature, value in vector.items():
+            posting = self.postings[feature]
+            # Walk whichever is shorter: a word's few classes, or the few classes wanted.
+            if len(posting) < len(wanted):
+                for c, weight in posting.items():
+                    if c in wanted:
+                        scores[c] += value * weight
+            else:
+                for c in wanted:
+                    weight = posting.get(c)
+                    if weight is not None:
+                        scores[c] += value * weight
+        return scores
 
-    def likely(self, bag: Counter[str], k: int) -> list[int]:
+    def likely(self, vector: Mapping[str, float], k: int) -> list[int]:
         """The k classes that the text's words, word pairs and products point to most, a cheap
-        first pass (character n-grams, most of the features, are left out)."""
-        return top(self.log_scores(Counter({f: n for f, n in bag.items() if not f.startswith("c:")})), k)
+        first pass (character n-grams, most of the features, are left out: leaving features
+        out scales every class alike, so the order among classes is still the model's)."""
+        return top(self.log_scores({f: v for f, v in vector.items() if not f.startswith("c:")}), k)
 
 
 def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:
@@ -119,4 +146,4 @@ def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]
 
 def top(scores: Sequence[float], k: int) -> list[int]:
     """Indexes of the k highest scores, best first, ties by index."""
-    return sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+    return heapq.nsmallest(k, range(len(scores)), key=lambda i: (-scores[i], i))

@@ -94,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     tune = commands.add_parser("tune", help="fit the matcher's weights and thresholds by cross-validation")
     tune.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default: 5)")
     tune.add_argument("--seed", type=int, default=0, help="seed for the folds (default: 0)")
+    tune.add_argument(
+        "--sets", nargs="*", type=Path, default=[], metavar="SET", help="labelled sets to fit the decisions on"
+    )
     tune.add_argument("--dry-run", action="store_true", help="print the result instead of writing tuning.yaml")
     tune.set_defaults(run=_tune)
 
@@ -259,6 +262,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _tune(args: argparse.Namespace) -> int:
     import datetime
 
+    from bot.evaluate import load_cases
     from bot.kb.load import TUNING_FILE, load_knowledge
     from bot.tune import tune, tuning_yaml
 
@@ -268,15 +272,20 @@ def _tune(args: argparse.Namespace) -> int:
     kb, problems = load_knowledge(root)
     if problems:
         raise UsageError(f"fix the knowledge base first ({len(problems)} problems; run `platbot check`)")
-    fit = tune(kb, args.cv, args.seed)
-    text = tuning_yaml(fit, args.cv, args.seed, datetime.date.today().isoformat())
+    sets = load_cases(args.sets) if args.sets else []
+    names = [str(path) for path in args.sets]
+    tuning = tune(kb, args.cv, args.seed, sets, names)
+    text = tuning_yaml(tuning, args.cv, args.seed, datetime.date.today().isoformat())
     if args.dry_run:
         print(text, end="")
         return EXIT_OK
     (Path(root) / TUNING_FILE).write_text(text, encoding="utf-8")
+    measured = tuning.set_folds or tuning.cross_validated
+    where = "the labelled sets, 5-fold" if args.sets else f"{args.cv}-fold cross-validation"
     print(
-        f"{Path(root) / TUNING_FILE}: cross-validated {fit.right:.1%} right, {fit.wrong:.1%} wrong, "
-        f"{fit.offered:.1%} offered; out of scope {fit.declined:.1%} declined, {fit.answered:.1%} answered"
+        f"{Path(root) / TUNING_FILE}: {tuning.ranked_first:.1%} of held-out examples ranked first; "
+        f"on {where}: {measured.right:.1%} right, {measured.wrong:.1%} wrong, {measured.offered:.1%} offered; "
+        f"out of scope {measured.declined:.1%} declined, {measured.answered:.1%} answered"
     )
     return EXIT_OK
 

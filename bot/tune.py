@@ -1,24 +1,29 @@
-"""Fit the matcher's weights and thresholds by cross-validation: `platbot tune`.
+"""Fit the matcher's weights and thresholds from data: `platbot tune`.
 
-Nothing here is tuned by hand on a question set. The knowledge base's own example questions
-(and its out-of-scope examples) are split into K folds; each fold is asked of a matcher built
-without it, and the evidence for every candidate is kept. Then:
+Nothing here is set by hand on a question set.
 
-1. the ranking model learns which evidence makes a candidate the right topic;
-2. the candidates are re-ranked with it, and the confidence model learns how likely the best
-   one is right (an out-of-scope question's best candidate is never right);
-3. the thresholds are the ones whose replies are worth most on those folds, a wrong answer
-   costing three right ones (VALUE below).
+1. Ranking, by cross-validation over the knowledge base's own example questions (and its
+   out-of-scope examples): each fold is asked of a matcher built without it, and a logistic
+   model learns which evidence makes a candidate the topic that answers; an out-of-scope
+   question's candidates are all wrong. The naive Bayes smoothing is the one whose ranking puts
+   the most held-out questions first.
+2. Confidence and thresholds, by the same cross-validation, or, when labelled question sets
+   are given (`--sets`), on those: questions written the way people ask, which the examples of
+   a topic are not (a held-out example is often a border case between two topics, so folds
+   alone make a timid bot). The confidence model learns how likely the best candidate is right;
+   the thresholds are those whose replies are worth most (VALUE), a wrong answer costing three
+   right ones. With sets, K-fold over the sets estimates what that choice does on questions it
+   was not fitted on.
 
-The naive Bayes smoothing is chosen the same way, from a few values. The result goes to
-`knowledge/tuning.yaml`, with the cross-validated figures it reached.
+The result goes to `knowledge/tuning.yaml` with every figure it reached, for review.
 """
 
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from bot.calibration import Calibration, Logistic, Thresholds, fit_logistic, sigmoid
 from bot.evaluate.cases import Case
@@ -28,26 +33,29 @@ from bot.matcher import Evidence, Matcher
 
 # What each outcome is worth to the asker, per question: the thresholds maximise the sum.
 # A wrong answer misleads, so it costs three right ones; a right topic among choices is
-# worth most of an answer (one click). Out-of-scope questions are rarer in Slack than
+# worth part of an answer (one click). Out-of-scope questions are rarer in Slack than
 # in-scope ones (OUT_OF_SCOPE_SHARE); declining them is right, answering them misleads.
 VALUE = {"right": 1.0, "offered": 0.4, "missed": 0.0, "wrong": -3.0}
 VALUE_OUT_OF_SCOPE = {"declined": 1.0, "clarified": 0.3, "answered": -2.0}
 OUT_OF_SCOPE_SHARE = 0.3
 ALPHAS = (0.01, 0.03, 0.1)
 NEVER = 1.01  # a `related` threshold no confidence reaches
+SET_FOLDS = 5
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One held-out question, what it should get, and the evidence the matcher found."""
+    """One question, what it should get, and the evidence the matcher found."""
 
     case: Case
-    expect: int | None  # topic index in the fold's matcher (same order in every fold)
+    expect: int | None  # topic index in the matcher (the same order in every fold)
     evidence: Evidence
 
 
 @dataclass(frozen=True)
 class Fit:
+    """A calibration and the outcome rates it reaches on some questions."""
+
     calibration: Calibration
     right: float
     wrong: float
@@ -57,14 +65,39 @@ class Fit:
     questions: int
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """What `platbot tune` found, and how it was measured."""
+
+    calibration: Calibration
+    examples: int  # example questions cross-validated
+    ranked_first: float  # held-out examples whose topic the ranking put first
+    cross_validated: Fit  # the final calibration on the held-out examples
+    on_sets: Fit | None = None  # the final calibration on the sets it was fitted on
+    set_folds: Fit | None = None  # fitted on K-1 folds of the sets, measured on the other
+    sets: tuple[str, ...] = field(default=())
+
+
 def collect(kb: KnowledgeBase, k: int, seed: int, calibration: Calibration) -> list[Sample]:
+    """The evidence for every example question, from a matcher that never saw it."""
     samples: list[Sample] = []
     for train, held_out in folds(kb, k, seed):
         matcher = Matcher(train, calibration)
-        index = {t.id: i for i, t in enumerate(sorted(train.topics, key=lambda t: t.id))}
+        index = _topic_index(train)
         for case in held_out:
-            expect = index[case.expect] if case.expect is not None else None
-            samples.append(Sample(case, expect, matcher.evidence(case.question)))
+            samples.append(Sample(case, _expect(index, case), matcher.evidence(case.question)))
+    return samples
+
+
+def collect_sets(matcher: Matcher, cases: Sequence[Case]) -> list[Sample]:
+    """The evidence for labelled questions; those triage turns away are the same whatever
+    the calibration, so they are left out."""
+    index = _topic_index(matcher.kb)
+    samples = []
+    for case in cases:
+        triage = matcher.triage(case.question)
+        if triage.kind == "question":
+            samples.append(Sample(case, _expect(index, case), matcher.evidence(case.question, triage.focus)))
     return samples
 
 
@@ -78,10 +111,11 @@ def rescore(evidence: Evidence, ranking: Logistic) -> Evidence:
 
 
 def fit_ranking(samples: Sequence[Sample]) -> Logistic:
+    """P(a candidate is the topic that answers the question), from every candidate of every
+    held-out question; an out-of-scope question's candidates are all wrong, which teaches the
+    model that a topic can win the classifier's vote and still be no answer."""
     rows, labels = [], []
     for s in samples:
-        if s.expect is None:
-            continue
         for c in s.evidence.candidates:
             rows.append(c.features())
             labels.append(c.index == s.expect)
@@ -98,9 +132,9 @@ def fit_confidence(samples: Sequence[Sample]) -> Logistic:
 
 
 def fit_thresholds(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration) -> Fit:
-    """The thresholds that answer most questions right within the limits on wrong answers."""
+    """The thresholds whose replies are worth most on `samples`; ties go to the cautious."""
     grid = itertools.product(
-        (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9),  # answer
+        (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.825, 0.85, 0.875, 0.9, 0.925),  # answer
         (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, NEVER),  # related
         (0.05, 0.1, 0.15, 0.2, 0.3, 0.4),  # clarify
         (0.1, 0.2, 0.3),  # plausible
@@ -111,11 +145,17 @@ def fit_thresholds(samples: Sequence[Sample], matcher: Matcher, calibration: Cal
             continue
         thresholds = Thresholds(answer=answer, related=related, clarify=clarify, plausible=plausible)
         fit = score(samples, matcher, replace(calibration, thresholds=thresholds))
-        key = (round(value(fit), 5), -answer, -related)  # ties: the more cautious
+        key = (round(value(fit), 5), -answer, -related)
         if best is None or key > best[0]:
             best = (key, fit)
     assert best is not None
     return best[1]
+
+
+def fit_decisions(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration) -> Fit:
+    """Confidence model, then thresholds, on the same samples."""
+    confidence = fit_confidence(samples)
+    return fit_thresholds(samples, matcher, replace(calibration, confidence=confidence))
 
 
 def value(fit: Fit) -> float:
@@ -131,7 +171,7 @@ def value(fit: Fit) -> float:
 
 
 def score(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration) -> Fit:
-    """The cross-validated outcome rates of one calibration."""
+    """The outcome rates of one calibration on some samples."""
     judge = matcher.with_calibration(calibration)
     right = wrong = offered = in_scope = declined = answered = out = 0
     for s in samples:
@@ -153,44 +193,102 @@ def score(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration)
     return Fit(calibration, right / n, wrong / n, offered / n, declined / m, answered / m, len(samples))
 
 
-def tune(kb: KnowledgeBase, k: int = 5, seed: int = 0) -> Fit:
-    best: Fit | None = None
-    reference = Matcher(kb)  # topic order and relations are the same in every fold
+def tune(kb: KnowledgeBase, k: int = 5, seed: int = 0, sets: Sequence[Case] = (), names: Sequence[str] = ()) -> Tuning:
+    # 1. Ranking: the smoothing whose cross-validated ranking puts most questions first.
+    best: tuple[float, Calibration, list[Sample]] | None = None
     for alpha in ALPHAS:
-        start = replace(Calibration.from_mapping(None), alpha=alpha)
+        start = replace(Calibration(), alpha=alpha)
         samples = collect(kb, k, seed, start)
         ranking = fit_ranking(samples)
         samples = [replace(s, evidence=rescore(s.evidence, ranking)) for s in samples]
-        confidence = fit_confidence(samples)
-        fit = fit_thresholds(samples, reference, replace(start, ranking=ranking, confidence=confidence))
-        if best is None or value(fit) > value(best):
-            best = fit
+        first = _ranked_first(samples)
+        if best is None or first > best[0]:
+            best = (first, replace(start, ranking=ranking), samples)
     assert best is not None
-    return best
+    first, calibration, cv_samples = best
+    matcher = Matcher(kb, calibration)
+
+    # 2. Confidence and thresholds: on the sets when there are any, else on the folds.
+    if not sets:
+        fit = fit_decisions(cv_samples, matcher, calibration)
+        return Tuning(fit.calibration, len(cv_samples), first, fit)
+    set_samples = collect_sets(matcher, sets)
+    fit = fit_decisions(set_samples, matcher, calibration)
+    return Tuning(
+        fit.calibration,
+        len(cv_samples),
+        first,
+        score(cv_samples, matcher, fit.calibration),
+        on_sets=fit,
+        set_folds=_set_folds(set_samples, matcher, calibration, seed),
+        sets=tuple(names),
+    )
 
 
-def tuning_yaml(fit: Fit, k: int, seed: int, day: str) -> str:
-    """`knowledge/tuning.yaml` for a fit: the values, and what they reached, for reviewers."""
-    data = fit.calibration.to_mapping()
+def _set_folds(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration, seed: int) -> Fit:
+    """Fit on K-1 folds of the sets, measure on the last, K times: the rates to expect."""
+    order = list(range(len(samples)))
+    random.Random(seed).shuffle(order)
+    sums = dict.fromkeys(("right", "wrong", "offered", "declined", "answered"), 0.0)
+    for fold in range(SET_FOLDS):
+        train = [samples[i] for n, i in enumerate(order) if n % SET_FOLDS != fold]
+        test = [samples[i] for n, i in enumerate(order) if n % SET_FOLDS == fold]
+        measured = score(test, matcher, fit_decisions(train, matcher, calibration).calibration)
+        for key in sums:
+            sums[key] += getattr(measured, key) / SET_FOLDS
+    return Fit(calibration, questions=len(samples), **sums)
+
+
+def _ranked_first(samples: Sequence[Sample]) -> float:
+    in_scope = [s for s in samples if s.expect is not None]
+    hits = sum(1 for s in in_scope if s.evidence.candidates and s.evidence.candidates[0].index == s.expect)
+    return hits / max(len(in_scope), 1)
+
+
+def _topic_index(kb: KnowledgeBase) -> dict[str, int]:
+    return {t.id: i for i, t in enumerate(sorted(kb.topics, key=lambda t: t.id))}
+
+
+def _expect(index: dict[str, int], case: Case) -> int | None:
+    return index[case.expect] if case.expect is not None else None
+
+
+def tuning_yaml(tuning: Tuning, k: int, seed: int, day: str) -> str:
+    """`knowledge/tuning.yaml`: the values, and what they reached, for reviewers."""
+    data = tuning.calibration.to_mapping()
     lines = [
-        "# The matcher's weights and thresholds, fitted by `platbot tune` on cross-validation over",
-        "# the example questions (see bot/tune.py). Do not edit by hand: rerun `platbot tune` after",
-        "# adding or changing example questions, and review the figures below in the diff.",
+        "# The matcher's weights and thresholds, fitted by `platbot tune` (see bot/tune.py). Do not",
+        "# edit by hand: rerun `platbot tune --sets tests/eval/dev tests/eval/r1` after adding or",
+        "# changing example questions, and review the figures below in the diff.",
         "fitted:",
         f"  date: '{day}'",
         f"  folds: {k}",
         f"  seed: {seed}",
-        f"  questions: {fit.questions}",
-        f"  right: {fit.right:.4f}  # in-scope held-out questions answered with their topic",
-        f"  wrong: {fit.wrong:.4f}  # ...answered with another topic",
-        f"  offered: {fit.offered:.4f}  # ...given choices that include their topic",
-        f"  declined: {fit.declined:.4f}  # out-of-scope held-out questions declined",
-        f"  answered: {fit.answered:.4f}  # ...answered",
-        f"alpha: {fit.calibration.alpha}",
+        f"  questions: {tuning.examples}  # example and out-of-scope questions, cross-validated",
+        f"  ranked_first: {tuning.ranked_first:.4f}  # held-out examples whose topic was ranked first",
     ]
+    lines += _rates("cross_validated", tuning.cross_validated, "the held-out examples, final calibration")
+    if tuning.on_sets is not None and tuning.set_folds is not None:
+        lines.append(f"  sets: [{', '.join(tuning.sets)}]  # labelled questions the decisions were fitted on")
+        lines += _rates("on_sets", tuning.on_sets, "those sets, fitted on them")
+        lines += _rates(
+            "set_folds", tuning.set_folds, f"{SET_FOLDS}-fold over the sets: fitted on 4/5, measured on 1/5"
+        )
+    lines.append(f"alpha: {tuning.calibration.alpha}")
     for section in ("ranking", "confidence", "thresholds"):
         values = data[section]
         assert isinstance(values, dict)
         lines.append(f"{section}:")
         lines += [f"  {key}: {round(value, 4) if isinstance(value, float) else value}" for key, value in values.items()]
     return "\n".join(lines) + "\n"
+
+
+def _rates(name: str, fit: Fit, what: str) -> list[str]:
+    return [
+        f"  {name}:  # {what}",
+        f"    right: {fit.right:.4f}  # in-scope questions answered with their topic",
+        f"    wrong: {fit.wrong:.4f}  # ...answered with another topic",
+        f"    offered: {fit.offered:.4f}  # ...given choices that include their topic",
+        f"    declined: {fit.declined:.4f}  # out-of-scope questions declined",
+        f"    answered: {fit.answered:.4f}  # ...answered",
+    ]

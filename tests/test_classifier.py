@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.classifier import NaiveBayes, features, top
 from bot.kb.model import Vocabulary
 from bot.normalize import Normalizer
@@ -27,18 +29,27 @@ def test_a_fitted_model_prefers_the_class_whose_examples_share_the_words() -> No
             (bag("ecs task secrets from secrets manager"), "secrets"),
         ]
     )
-    scores = model.log_scores(bag("nightly cron for my ecs task"))
+    scores = model.log_scores(model.vector(bag("nightly cron for my ecs task")))
     assert model.classes[top(scores, 1)[0]] == "schedule"
-    scores = model.log_scores(bag("where do ecs secrets go"))
+    scores = model.log_scores(model.vector(bag("where do ecs secrets go")))
     assert model.classes[top(scores, 1)[0]] == "secrets"
+    assert model.classes[model.likely(model.vector(bag("where do ecs secrets go")), 1)[0]] == "secrets"
 
 
 def test_typos_still_share_character_trigrams() -> None:
     model = NaiveBayes.fit([(bag("schedule a container"), "a"), (bag("rotate a password"), "b")])
-    assert model.classes[top(model.log_scores(bag("schedulle")), 1)[0]] == "a"
+    assert model.classes[top(model.log_scores(model.vector(bag("schedulle"))), 1)[0]] == "a"
+
+
+def test_scoring_a_few_classes_gives_the_same_scores_as_scoring_all() -> None:
+    model = NaiveBayes.fit([(bag(f"topic {n} words {n}"), str(n)) for n in range(6)])
+    vector = model.vector(bag("words 3 and topic 4"))
+    everything = model.log_scores(vector)
+    assert model.log_scores_of(vector, [3, 4]) == pytest.approx({3: everything[3], 4: everything[4]})
 
 
 def test_unknown_features_are_ignored_and_scores_are_deterministic() -> None:
     model = NaiveBayes.fit([(bag("alpha beta"), "a"), (bag("gamma delta"), "b")])
-    assert model.log_scores(bag("zzzz qqqq")) == model.log_scores(bag("zzzz qqqq"))
+    assert model.vector(bag("zzzz qqqq")) == {}
+    assert model.log_scores({}) == [0.0, 0.0]
     assert top([1.0, 3.0, 3.0, 2.0], 3) == [1, 2, 3]

@@ -49,6 +49,27 @@ def test_ask_json_has_the_documented_fields(capsys) -> None:
     assert isinstance(data["suggestions"], list)
 
 
+def test_ask_json_says_which_outcome_and_what_else_fits(capsys) -> None:
+    _, out, _ = run(capsys, "ask", "--json", SCHEDULE_Q)
+    data = json.loads(out)
+    assert data["outcome"] == "answer" and isinstance(data["see_also"], list)
+    assert all({"intent", "title", "confidence"} <= s.keys() for s in data["see_also"])
+
+
+def test_a_greeting_gets_how_to_ask_not_an_answer(capsys) -> None:
+    _, out, _ = run(capsys, "ask", "--json", "hi there!")
+    data = json.loads(out)
+    assert data["outcome"] == "smalltalk" and data["intent"] is None
+    assert "how do I schedule jobs on ECS?" in data["answer"]
+
+
+def test_choices_never_start_with_i_dont_know(capsys) -> None:
+    _, out, _ = run(capsys, "ask", "--json", "secrets")
+    data = json.loads(out)
+    assert data["outcome"] == "clarify" and len(data["suggestions"]) >= 2
+    assert not data["answer"].startswith("I don't know")
+
+
 def test_ask_json_declines_out_of_scope_with_fallback_text(capsys) -> None:
     _, out, _ = run(capsys, "ask", "--json", "what's for lunch?")
     data = json.loads(out)

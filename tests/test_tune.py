@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from bot.calibration import Calibration, Thresholds
+from bot.evaluate import Case
 from bot.kb.load import TUNING_FILE, load_knowledge
 from bot.kb.model import LANGS
 from bot.matcher import Matcher
@@ -50,26 +51,36 @@ def small_kb(kb_dir: Path, write_topic):
 
 
 def test_tuning_beats_the_defaults_on_its_own_folds(small_kb) -> None:
-    fit = tune(small_kb, k=3)
-    baseline = score(collect(small_kb, 3, 0, Calibration()), Matcher(small_kb), Calibration())
-    assert value(fit) >= value(baseline)
-    t = fit.calibration.thresholds
-    assert (
-        0 < t.clarify < t.answer <= 1
-        and fit.questions == sum(len(x.questions[lang]) for x in small_kb.topics for lang in LANGS) + 4
-    )
+    tuning = tune(small_kb, k=3)
+    samples = collect(small_kb, 3, 0, Calibration())
+    assert value(tuning.cross_validated) >= value(score(samples, Matcher(small_kb), Calibration()))
+    t = tuning.calibration.thresholds
+    assert 0 < t.clarify < t.answer <= 1 and tuning.on_sets is None
+    examples = sum(len(x.questions[lang]) for x in small_kb.topics for lang in LANGS) + 4
+    assert tuning.examples == examples and 0 < tuning.ranked_first <= 1
+
+
+def test_with_sets_the_decisions_are_fitted_on_them_and_measured_by_folds(small_kb) -> None:
+    sets = [
+        Case(f"{v.format(en)} today", topic_id, "paraphrase", "s")
+        for topic_id, (en, _) in SUBJECTS.items()
+        for v in VARIANTS[:5]
+    ]
+    sets += [Case(q, None, "out-of-scope", "s") for q in ("lunch menu", "fix the office printer", "weather tomorrow")]
+    tuning = tune(small_kb, k=3, sets=sets, names=["s"])
+    assert tuning.on_sets is not None and tuning.set_folds is not None and tuning.sets == ("s",)
+    assert tuning.on_sets.questions == len(sets) and tuning.set_folds.questions == len(sets)
+    assert "set_folds:" in tuning_yaml(tuning, 3, 0, "2026-11-30")
 
 
 def test_the_written_file_loads_back_as_the_same_calibration(small_kb, kb_dir: Path) -> None:
-    fit = tune(small_kb, k=3)
-    (kb_dir / TUNING_FILE).write_text(tuning_yaml(fit, 3, 0, "2026-11-30"))
+    tuning = tune(small_kb, k=3)
+    (kb_dir / TUNING_FILE).write_text(tuning_yaml(tuning, 3, 0, "2026-11-30"))
     kb, problems = load_knowledge(kb_dir)
     loaded = Calibration.from_mapping(kb.tuning)
-    assert problems == [] and loaded.thresholds == fit.calibration.thresholds
-    assert all(
-        math.isclose(a, b, abs_tol=1e-4)
-        for a, b in zip(loaded.ranking.weights, fit.calibration.ranking.weights, strict=True)
-    )
+    assert problems == [] and loaded.thresholds == tuning.calibration.thresholds
+    pairs = zip(loaded.ranking.weights, tuning.calibration.ranking.weights, strict=True)
+    assert all(math.isclose(a, b, abs_tol=1e-4) for a, b in pairs)
 
 
 def test_value_prefers_declines_to_wrong_answers() -> None:
@@ -88,6 +99,7 @@ def test_a_tuning_value_that_is_not_a_number_is_a_problem(kb_dir: Path, write_to
 def test_the_bundled_tuning_was_fitted_on_the_current_questions(real_kb) -> None:
     """Edited the example questions? Run `platbot tune` and commit knowledge/tuning.yaml."""
     fitted = yaml.safe_load((KNOWLEDGE / TUNING_FILE).read_text())["fitted"]
+    assert fitted["sets"]  # the bundled decisions were fitted on labelled questions
     questions = sum(len(t.questions[lang]) for t in real_kb.topics for lang in LANGS)
     questions += sum(len(real_kb.declined.get(lang, ())) for lang in LANGS)
     assert fitted["questions"] == questions
