@@ -147,7 +147,7 @@ def main(argv: list[str]) -> None:
         )
         n = report.total.in_scope or 1
         print(
-            f"{name:<22} {'platbot':<34} {first / n:>6.1%} {report.accuracy:>6.1%} {report.wrong_rate:>6.1%} "
+            f"{name:<22} {'platbot':<42} {first / n:>6.1%} {report.accuracy:>6.1%} {report.wrong_rate:>6.1%} "
             f"{report.total.not_answered:>8.1%}"
         )
         for label, ranker in rankers.items():
@@ -156,7 +156,7 @@ def main(argv: list[str]) -> None:
                 ("at platbot's wrong rate", best_threshold(ranker, cases, max_wrong=report.wrong_rate)),
             ):
                 figures = f"{b['first']:>6.1%} {b['right']:>6.1%} {b['wrong']:>6.1%} {b['declined']:>8.1%}"
-                print(f"{'':<22} {label + ', ' + how:<34} {figures}")
+                print(f"{'':<22} {label + ', ' + how:<42} {figures}")
 
 
 if __name__ == "__main__":
