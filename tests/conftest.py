@@ -26,8 +26,8 @@ def topic_data(topic_id: str, **overrides: Any) -> dict[str, Any]:
         "title": {"en": f"About {words}", "ja": f"{words} について"},
         "services": ["Amazon ECS"],
         "questions": {
-            "en": [f"question {n} about {words}" for n in range(8)],
-            "ja": [f"{words} の質問その{n}" for n in range(5)],
+            "en": [f"question {n} about {words}" for n in range(16)],
+            "ja": [f"{words} の質問その{n}" for n in range(10)],
         },
         "answer": {"en": f"*The answer about {words}.*", "ja": f"*{words} の答えです。*"},
         "links": [{"title": "Docs", "url": "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/"}],

@@ -21,7 +21,7 @@ def test_loads_topics_with_area_from_folder(kb_dir: Path, write_topic) -> None:
     topic = kb.get("ecs-cron")
     assert topic is not None and topic.area == "scheduling"
     assert topic.source == "knowledge/scheduling/ecs-cron.yaml"
-    assert len(topic.questions["en"]) == 8 and topic.answer["ja"].startswith("*")
+    assert len(topic.questions["en"]) == 16 and topic.answer["ja"].startswith("*")
 
 
 def test_broken_yaml_leaves_that_topic_out_and_names_the_line(kb_dir: Path, write_topic) -> None:

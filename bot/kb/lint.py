@@ -28,7 +28,7 @@ from bot.normalize import Normalizer
 
 SECTION_LIMIT = 3000  # Slack's limit for a section block's text
 BUTTON_LIMIT = 75  # Slack's limit for a button's text
-MIN_QUESTIONS = {"en": 8, "ja": 5}
+MIN_QUESTIONS = {"en": 16, "ja": 10}  # fewer, and cross-validation shows the topic is missed
 NEAR_DUPLICATE = 95  # token_sort_ratio at which two topics compete for one question
 _INLINE_LINK = re.compile(r"<(https?://[^|>\s]+)(?:\|[^>]*)?>")
 _JAPANESE_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
