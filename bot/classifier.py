@@ -19,6 +19,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 from bot.normalize import Normalized
 
@@ -96,10 +97,14 @@ class NaiveBayes:
         """A text's features as the model weighs them (TF-IDF, L2-normalised). A long text
         keeps its MAX_FEATURES heaviest features: the common character trigrams it drops move
         every class alike."""
-        vector = _tfidf(bag, self.idf)
-        if len(vector) > MAX_FEATURES:
-            vector = dict(heapq.nlargest(MAX_FEATURES, vector.items(), key=lambda kv: (kv[1], kv[0])))
-        return vector
+        idf = self.idf
+        weights = {f: (1.0 + math.log(n) if n > 1 else 1.0) * idf[f] for f, n in bag.items() if f in idf}
+        if len(weights) > MAX_FEATURES:
+            # Heaviest first; equal weights keep the text's order (a stable sort), so the same
+            # text always keeps the same features.
+            weights = dict(sorted(weights.items(), key=itemgetter(1), reverse=True)[:MAX_FEATURES])
+        norm = math.sqrt(sum(v * v for v in weights.values()))
+        return {f: v / norm for f, v in weights.items()} if norm else {}
 
     def log_scores(self, vector: Mapping[str, float]) -> list[float]:
         """For each class (in `classes` order), log P(class | text) plus a shared constant."""

@@ -27,6 +27,7 @@ from rapidfuzz.distance import OSA
 
 LONG_WORD = 6  # from here, any common word of the index is a candidate
 VERY_LONG_WORD = 9  # from here, two edits
+CACHE_SIZE = 20_000
 
 
 class Speller:
@@ -47,9 +48,18 @@ class Speller:
             self._common_by_length[len(word)].append(word)
         self._vocabulary = _DeletionIndex(sorted(w for w in vocabulary if 3 <= len(w) <= 6 and w in self._known))
         self.known_typos = _known_typos(topics_per_word, self._common, frozenset(names) | frozenset(vocabulary))
+        self._seen: dict[str, str | None] = {}
 
     def correct(self, token: str) -> str | None:
-        """The word `token` is a typo of, or None."""
+        """The word `token` is a typo of, or None (remembered: a word comes back often)."""
+        if token in self._seen:
+            return self._seen[token]
+        if len(self._seen) >= CACHE_SIZE:
+            self._seen.clear()
+        word = self._seen[token] = self._correct(token)
+        return word
+
+    def _correct(self, token: str) -> str | None:
         if token in self.known_typos:
             return self.known_typos[token]
         if token in self._known or len(token) < 4 or not _plain(token):
