@@ -136,10 +136,10 @@ class NaiveBayes:
         return scores
 
     def likely(self, vector: Mapping[str, float], k: int) -> list[int]:
-        """The k classes that the text's words, word pairs and products point to most, a cheap
-        first pass (character n-grams, most of the features, are left out: leaving features
-        out scales every class alike, so the order among classes is still the model's)."""
-        return top(self.log_scores({f: v for f, v in vector.items() if not f.startswith("c:")}), k)
+        """The k classes that the text's words, word pairs and products point to most: a cheap
+        first pass over all classes that leaves out the character n-grams (most of the
+        features, and the ones whose postings are long). Candidates, not the final scores."""
+        return top(self.log_scores({f: v for f, v in vector.items() if f[0] != "c"}), k)
 
 
 def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:
