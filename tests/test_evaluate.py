@@ -39,22 +39,14 @@ CV_FLOORS = (0.65, 0.075)  # 3-fold over the example questions: right at least, 
 
 @pytest.fixture
 def two_topics(kb_dir: Path, write_topic) -> Matcher:
-    write_topic(
-        "area",
-        "ecs-cron",
-        questions={
-            "en": [f"run ecs task on schedule {n}" for n in range(8)],
-            "ja": [f"ECSタスクを定期実行 {n}" for n in range(5)],
-        },
-    )
-    write_topic(
-        "area",
-        "eks-secrets",
-        questions={
-            "en": [f"secrets manager from eks pods {n}" for n in range(8)],
-            "ja": [f"EKSのPodでシークレット {n}" for n in range(5)],
-        },
-    )
+    subjects = {
+        "ecs-cron": ("run ecs task on schedule", "ECSタスクを定期実行"),
+        "eks-secrets": ("eks pod secrets", "EKSのPodでシークレット"),
+    }
+    for topic_id, (en, ja) in subjects.items():
+        write_topic(
+            "area", topic_id, questions={"en": [f"{en} {n}" for n in range(8)], "ja": [f"{ja} {n}" for n in range(5)]}
+        )
     kb, problems = load_knowledge(kb_dir)
     assert problems == []
     return Matcher(kb)
