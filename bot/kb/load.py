@@ -18,7 +18,6 @@ import yaml
 
 from bot.errors import KnowledgeError, Problem
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
-from bot.normalize import fold
 
 # libyaml when the wheel has it: parsing is most of the start-up cost of `platbot ask`.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -258,7 +257,7 @@ def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary:
         off_topic=markers.get("off_topic", ()),
         other_platforms=markers.get("other_platforms", ()),
         other_services=markers.get("other_services", ()),
-        smalltalk=tuple(fold(p) for p in smalltalk),
+        smalltalk=tuple(smalltalk),
     )
 
 
