@@ -36,6 +36,7 @@ _CODE = Path(__file__).resolve().parent
 _CODE_FILES = (
     "matcher.py",
     "normalize.py",
+    "spelling.py",
     "classifier.py",
     "calibration.py",
     "triage.py",
