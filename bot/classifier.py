@@ -30,7 +30,7 @@ MAX_FEATURES = 100
 
 def features(n: Normalized) -> Counter[str]:
     """What the classifier sees of a text: words, adjacent word pairs, products named, and the
-    character 2-4-grams of the folded words (with a space on each side)."""
+    character trigrams of the folded words (with a space on each side)."""
     bag: Counter[str] = Counter()
     tokens = n.tokens
     for token in tokens:
@@ -95,16 +95,9 @@ class NaiveBayes:
 
     def vector(self, bag: Counter[str]) -> dict[str, float]:
         """A text's features as the model weighs them (TF-IDF, L2-normalised). A long text
-        keeps its MAX_FEATURES heaviest features: the common character trigrams it drops move
-        every class alike."""
-        idf = self.idf
-        weights = {f: (1.0 + math.log(n) if n > 1 else 1.0) * idf[f] for f, n in bag.items() if f in idf}
-        if len(weights) > MAX_FEATURES:
-            # Heaviest first; equal weights keep the text's order (a stable sort), so the same
-            # text always keeps the same features.
-            weights = dict(sorted(weights.items(), key=itemgetter(1), reverse=True)[:MAX_FEATURES])
-        norm = math.sqrt(sum(v * v for v in weights.values()))
-        return {f: v / norm for f, v in weights.items()} if norm else {}
+        keeps its MAX_FEATURES heaviest features: what it drops are common character trigrams,
+        which weigh little and cost the most to score."""
+        return _tfidf(bag, self.idf, MAX_FEATURES)
 
     def log_scores(self, vector: Mapping[str, float]) -> list[float]:
         """For each class (in `classes` order), log P(class | text) plus a shared constant."""
@@ -142,9 +135,13 @@ class NaiveBayes:
         return top(self.log_scores({f: v for f, v in vector.items() if f[0] != "c"}), k)
 
 
-def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float]) -> dict[str, float]:
-    """Sublinear term frequency times IDF, L2-normalised; features never seen are dropped."""
-    vector = {f: (1.0 + math.log(count)) * idf[f] for f, count in bag.items() if f in idf}
+def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float], limit: int | None = None) -> dict[str, float]:
+    """Sublinear term frequency times IDF, L2-normalised; features never seen are dropped, and
+    past `limit` features the lightest too (equal weights keep the text's order, so the same
+    text always keeps the same features)."""
+    vector = {f: (1.0 + math.log(n) if n > 1 else 1.0) * idf[f] for f, n in bag.items() if f in idf}
+    if limit is not None and len(vector) > limit:
+        vector = dict(sorted(vector.items(), key=itemgetter(1), reverse=True)[:limit])
     norm = math.sqrt(sum(v * v for v in vector.values()))
     return {f: v / norm for f, v in vector.items()} if norm else {}
 

@@ -264,7 +264,7 @@ def _tune(args: argparse.Namespace) -> int:
 
     from bot.evaluate import load_cases
     from bot.kb.load import TUNING_FILE, load_knowledge
-    from bot.tune import tune, tuning_yaml
+    from bot.tune import SET_FOLDS, tune, tuning_yaml
 
     if args.cv < 2:
         raise UsageError("--cv needs at least 2 folds")
@@ -281,7 +281,7 @@ def _tune(args: argparse.Namespace) -> int:
         return EXIT_OK
     (Path(root) / TUNING_FILE).write_text(text, encoding="utf-8")
     measured = tuning.set_folds or tuning.cross_validated
-    where = "the labelled sets, 5-fold" if args.sets else f"{args.cv}-fold cross-validation"
+    where = f"the labelled sets, {SET_FOLDS}-fold" if args.sets else f"{args.cv}-fold cross-validation"
     print(
         f"{Path(root) / TUNING_FILE}: {tuning.ranked_first:.1%} of held-out examples ranked first; "
         f"on {where}: {measured.right:.1%} right, {measured.wrong:.1%} wrong, {measured.offered:.1%} offered; "

@@ -8,8 +8,8 @@ topic then gets four pieces of evidence:
 - lexical: how much of the question's information the topic's examples explain, each token
   weighed by its rarity across topics (IDF). Words no topic knows ("lunch") count against
   every topic: that is what declines out-of-scope questions.
-- similarity: rapidfuzz token-set and token-sort ratios against the topic's closest example,
-  which forgive typos, word order and extra context.
+- similarity: rapidfuzz's token-sort ratio against the topic's closest example in the
+  question's language, which forgives typos and word order.
 - bayes: the naive Bayes classifier (classifier.py), trained on every example question and on
   the known out-of-scope ones, which hears every example of a topic, not only the closest.
 - entity: product names weigh on top. A question about EKS landing on a topic whose examples
@@ -212,7 +212,6 @@ class Matcher:
             self._bayes.classes.index(DECLINED) if self._bayes and DECLINED in self._bayes.classes else -1
         )
         n = max(len(self._topics), 1)
-
         self._idf = {t: math.log(1 + n / len(p)) for t, p in postings.items()}
         self._generic = frozenset(t for t, p in postings.items() if len(p) > GENERIC_SHARE * n and n >= 8)
         # An unknown word is treated as rare, but not as rare as the rarest known one:
@@ -332,8 +331,8 @@ class Matcher:
         shortlist = list(dict.fromkeys(shortlist))
         bayes, declined = self._bayes_scores(vector, shortlist)
         # Fuzzy similarity compares with examples in the question's language, on the sentences
-        # that ask when a long message has them, and on its first words at most: the cost of
-        # token-set and token-sort ratios grows with length, and a pasted log adds nothing.
+        # that ask when a long message has them, and on its first words at most: its cost grows
+        # with length, and a pasted log adds nothing.
         text = " ".join((focus.tokens if focus is not None and focus.tokens else full.tokens)[:SIMILARITY_TOKENS])
         lang = detect_lang(query)
         ranking = self.calibration.ranking
@@ -392,14 +391,8 @@ class Matcher:
             if weights is None:
                 continue
             if crowding and gained and len(weights) > self._crowded:
-                if len(weights) < len(gained):
-                    for i, weight in weights.items():
-                        if i in gained:
-                            gained[i] += weight
-                else:
-                    for i in list(gained):
-                        if (weight := weights.get(i)) is not None:
-                            gained[i] += weight
+                for i in gained.keys() & weights.keys():
+                    gained[i] += weights[i]
             else:
                 for i, weight in weights.items():
                     gained[i] = gained.get(i, 0.0) + weight
