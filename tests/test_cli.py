@@ -56,6 +56,23 @@ def test_ask_json_says_which_outcome_and_what_else_fits(capsys) -> None:
     assert all({"intent", "title", "confidence"} <= s.keys() for s in data["see_also"])
 
 
+def test_other_topics_that_fit_are_listed_as_see_also_in_the_terminal(capsys, real_kb) -> None:
+    _, out, _ = run(capsys, "ask", "--json", SCHEDULE_Q)
+    see_also = json.loads(out)["see_also"]
+    assert see_also  # the question also fits the mapping and the comparison topics
+    _, out, _ = run(capsys, "ask", SCHEDULE_Q)
+    assert real_kb.message("see_also", "en") in out and f"1. {see_also[0]['title']}" in out
+
+
+def test_eval_adds_typos_on_request(capsys, tmp_path: Path) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(f'- {{q: "{SCHEDULE_Q}", expect: ecs-scheduled-tasks, category: paraphrase}}\n')
+    code, out, _ = run(capsys, "eval", str(cases), "--typos", "2", "--seed", "1", "--json")
+    assert code == 0 and json.loads(out)["total"]["in_scope"] == 1
+    code, _, err = run(capsys, "eval", str(tmp_path / "missing.yaml"))
+    assert code == 1 and err.startswith("platbot: error: evaluation set not found")
+
+
 def test_a_greeting_gets_how_to_ask_not_an_answer(capsys) -> None:
     _, out, _ = run(capsys, "ask", "--json", "hi there!")
     data = json.loads(out)
