@@ -8,8 +8,9 @@ platbot scores every candidate topic with two small logistic models:
 - the *confidence* model reads the best candidate's own probability and its share among the
   candidates (in logs, so both must be high), how strongly the classifier leans to the
   out-of-scope class, whether the question is closer to the best topic's examples or to the
-  out-of-scope ones, and how much of the question that topic explains; it says how likely
-  the best candidate is right. That probability is
+  out-of-scope ones, how much of the question that topic explains, how long the question is
+  and whether it names an AWS container product; it says how likely the best candidate is
+  right. That probability is
   the `confidence` platbot reports.
 
 Both are fitted by `platbot tune` on cross-validation (questions the index never saw), with
@@ -24,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
 RANKING_FEATURES = ("lexical", "similarity", "bayes", "entity")
-CONFIDENCE_FEATURES = ("own", "share", "declined", "closer", "covered")
+CONFIDENCE_FEATURES = ("own", "share", "declined", "closer", "covered", "long", "aws")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Thresholds:
     answer: float = 0.85  # answer outright at or above this
     related: float = 1.01  # answer, with the runner-up as "See also", when the two are related
     clarify: float = 0.4  # below this nothing is plausible: decline
+    toss_up: float = 1.01  # ...unless the best candidate alone is this probable: then choices
     plausible: float = 0.1  # a runner-up worth a button (See also or did-you-mean)
     max_choices: int = 3
 
@@ -66,7 +68,7 @@ class Calibration:
     a knowledge base nobody has tuned yet."""
 
     ranking: Logistic = field(default_factory=lambda: Logistic(-20.0, (7.0, 2.0, 18.0, 0.0)))
-    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5)))
+    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5, 0.0, 0.0)))
     thresholds: Thresholds = field(default_factory=Thresholds)
     alpha: float = 0.03  # naive Bayes smoothing
 

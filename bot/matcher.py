@@ -59,6 +59,7 @@ SIMILARITY_TOKENS = 40
 # that ask, see triage), not the rest of a pasted log.
 MAX_TOKENS = 80
 CROWD_MIN = 12  # words a question needs before common ones stop adding new candidates
+LONG_WORDS = 8  # content words beyond which the confidence model counts a question as long
 # A one-word question gets choices only among topics the ranking gives this much on their own.
 VAGUE_WORD = 0.9
 # Naive Bayes log-scores relative to the best class are cut here: beyond, a topic is out.
@@ -76,6 +77,10 @@ UNNAMED_PLATFORM = 0.9
 # What makes a question about S3 or IAM users a container question after all.
 CONTAINER_ENTITIES = PLATFORMS | {"fargate", "fargatespot", "ecstask", "fargatetask", "ecr", "vpccni"}
 CONTAINER_WORDS = frozenset({"container", "cluster", "task", "pod", "タスク", "ポッド"})
+# What keeps a question that names another platform (on-premises Kubernetes, GKE) in scope:
+# an AWS product or AWS itself ("moving from on-prem Kubernetes to EKS").
+AWS_ENTITIES = CONTAINER_ENTITIES - {"kubernetes"}
+AWS_WORDS = frozenset({"aws", "amazon", "ec2"})
 
 _TINY = 1e-9  # floor for probabilities before a log
 
@@ -140,17 +145,24 @@ class Evidence:
     declined_similarity: float = 0.0  # closeness to the nearest out-of-scope example, in [0, 1]
     vague: Vague = ""  # "word": one word and no product ("secrets"); "products": nothing but names
     reason: str = ""  # set when the question was turned away before scoring
+    words: int = 0  # content words the question was matched on
+    aws: bool = False  # names an AWS container product (ECS, Fargate, ECR...)
 
-    def confidence_features(self) -> tuple[float, float, float, float, float]:
+    def confidence_features(self) -> tuple[float, float, float, float, float, float, float]:
         """What the confidence model reads (calibration.CONFIDENCE_FEATURES): the log of the best
         candidate's own probability, the log of its share among the candidates (both must be
         high: a lone candidate with weak evidence is no answer), the out-of-scope class's
         classifier lean, how much closer the question is to the best topic's examples than to
-        the out-of-scope ones, and how much of the question's information that topic explains
+        the out-of-scope ones, how much of the question's information that topic explains
         (the classifier only compares topics; "who won the 2022 world cup" shares one word
-        with one topic and none with the others)."""
+        with one topic and none with the others), how far the question runs past LONG_WORDS
+        content words (in logs), and whether it names an AWS container product."""
+        # Beyond a sentence's worth of words, a clear winner is right more often than its
+        # probabilities say: a long message carries more evidence than a one-liner.
+        length = max(0.0, math.log(max(self.words, 1) / LONG_WORDS))
+        aws = float(self.aws)
         if not self.candidates:
-            return (math.log(_TINY), 0.0, self.declined, -self.declined_similarity, 0.0)
+            return (math.log(_TINY), 0.0, self.declined, -self.declined_similarity, 0.0, length, aws)
         best = self.candidates[0]
         own = max(best.probability, _TINY)
         # Its share of a softmax over the candidates' logits: the lead over each runner-up
@@ -162,6 +174,8 @@ class Evidence:
             self.declined,
             best.similarity - self.declined_similarity,
             best.lexical,
+            length,
+            aws,
         )
 
 
@@ -267,7 +281,7 @@ class Matcher:
             if len(choices) > 1:
                 return self._clarify(query, lang, confidence, choices)
             return MatchResult(query, lang, "answer", self._topics[best.index], confidence)
-        if confidence < t.clarify:
+        if confidence < t.clarify and best.probability < t.toss_up:
             return MatchResult(query, lang, "decline", confidence=confidence)
         related = [c for c in plausible if self._related(best.index, c.index)]
         if confidence >= t.answer or (related and confidence >= t.related):
@@ -344,7 +358,14 @@ class Matcher:
             candidates.append(Candidate(i, *evidence, score, sigmoid(score)))
         candidates.sort(key=lambda c: (-c.score, self._topics[c.index].id))
         declined_similarity = self._declined_closeness(text, lang)
-        return Evidence(tuple(candidates), declined, declined_similarity, vague)
+        return Evidence(
+            tuple(candidates),
+            declined,
+            declined_similarity,
+            vague,
+            words=len(tokens),
+            aws=bool(entities & AWS_ENTITIES),
+        )
 
     def _bayes_likely(self, vector: dict[str, float]) -> list[int]:
         """The topics the classifier's cheap first pass points to."""
@@ -446,7 +467,7 @@ def _declined(q: Normalized) -> str:
     entities = q.entities
     if OFF_TOPIC in entities:
         return "off topic"
-    if OTHER_PLATFORM in entities and not entities & PLATFORMS:
+    if OTHER_PLATFORM in entities and not (entities & AWS_ENTITIES or AWS_WORDS.intersection(q.tokens)):
         return "other platform"
     if OTHER_SERVICE in entities and not (entities & CONTAINER_ENTITIES or CONTAINER_WORDS.intersection(q.tokens)):
         return "other service"

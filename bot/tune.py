@@ -39,8 +39,10 @@ VALUE = {"right": 1.0, "offered": 0.4, "missed": 0.0, "wrong": -3.0}
 VALUE_OUT_OF_SCOPE = {"declined": 1.0, "clarified": 0.3, "answered": -2.0}
 OUT_OF_SCOPE_SHARE = 0.3
 ALPHAS = (0.01, 0.03, 0.1)
-NEVER = 1.01  # a `related` threshold no confidence reaches
+NEVER = 1.01  # a `related` or `toss_up` threshold no probability reaches
+TOSS_UPS = (0.7, 0.8, 0.9, NEVER)
 SET_FOLDS = 5
+PLATEAU = 0.002  # values this close to the best are a tie (about 4 questions in 2,000)
 
 
 @dataclass(frozen=True)
@@ -132,24 +134,36 @@ def fit_confidence(samples: Sequence[Sample]) -> Logistic:
 
 
 def fit_thresholds(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration) -> Fit:
-    """The thresholds whose replies are worth most on `samples`; ties go to the cautious."""
+    """The thresholds whose replies are worth most on `samples` (within PLATEAU)."""
     grid = itertools.product(
         (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.825, 0.85, 0.875, 0.9, 0.925),  # answer
         (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, NEVER),  # related
         (0.05, 0.1, 0.15, 0.2, 0.3, 0.4),  # clarify
         (0.1, 0.2, 0.3),  # plausible
     )
-    best: tuple[tuple[float, ...], Fit] | None = None
+    fits = []
     for answer, related, clarify, plausible in grid:
         if clarify >= answer or (related >= answer and related != NEVER):
             continue
         thresholds = Thresholds(answer=answer, related=related, clarify=clarify, plausible=plausible)
-        fit = score(samples, matcher, replace(calibration, thresholds=thresholds))
-        key = (round(value(fit), 5), -answer, -related)
-        if best is None or key > best[0]:
-            best = (key, fit)
-    assert best is not None
-    return best[1]
+        fits.append(score(samples, matcher, replace(calibration, thresholds=thresholds)))
+    # Around the best value the curve is flat, and which point wins is noise; on that plateau
+    # answering beats a did-you-mean (the asker is spared a click), so take the one that
+    # answers most questions right.
+    best = max(value(fit) for fit in fits)
+    plateau = [fit for fit in fits if value(fit) >= best - PLATEAU]
+    chosen = max(
+        plateau, key=lambda f: (round(f.right, 5), -f.wrong, round(value(f), 5), -f.calibration.thresholds.answer)
+    )
+    # Then, with those fixed, when a toss-up between strong candidates gets choices rather
+    # than a no (ties to the lower bar: a choice the asker can click beats "I don't know").
+    tosses = [
+        score(
+            samples, matcher, replace(chosen.calibration, thresholds=replace(chosen.calibration.thresholds, toss_up=t))
+        )
+        for t in TOSS_UPS
+    ]
+    return max(tosses, key=lambda f: (round(value(f), 5), -f.calibration.thresholds.toss_up))
 
 
 def fit_decisions(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration) -> Fit:
@@ -258,7 +272,7 @@ def tuning_yaml(tuning: Tuning, k: int, seed: int, day: str) -> str:
     data = tuning.calibration.to_mapping()
     lines = [
         "# The matcher's weights and thresholds, fitted by `platbot tune` (see bot/tune.py). Do not",
-        "# edit by hand: rerun `platbot tune --sets tests/eval/dev tests/eval/r1` after adding or",
+        "# edit by hand: rerun `platbot tune --sets tests/eval/dev tests/eval/r1 tests/eval/r2` after adding or",
         "# changing example questions, and review the figures below in the diff.",
         "fitted:",
         f"  date: '{day}'",

@@ -179,6 +179,44 @@ def test_other_platform_is_in_scope_when_an_aws_one_is_named(real_matcher: Match
     assert real_matcher.rank(question, limit=1)[0].topic.id == "eks-pod-identity-vs-irsa"
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "coredns keeps timing out on our on-prem kubernetes cluster",
+        "kubeadm join hangs on the bare metal lab cluster",
+        "オンプレのKubernetesでPodがPendingのまま",
+    ],
+)
+def test_kubernetes_off_aws_is_declined(real_matcher: Matcher, question: str) -> None:
+    assert real_matcher.match(question).outcome == "decline"
+
+
+def test_moving_from_on_premises_to_aws_stays_in_scope(real_matcher: Matcher) -> None:
+    result = real_matcher.match("we run kubernetes on-prem today, should we move to EKS or ECS?")
+    assert result.outcome in ("answer", "clarify")
+    offered = [result.topic] if result.topic else [s.topic for s in result.suggestions]
+    assert "ecs-vs-eks" in {t.id for t in offered}
+
+
+def test_a_toss_up_between_two_strong_topics_gets_choices_not_a_no(real_matcher: Matcher) -> None:
+    evidence = real_matcher.evidence("we run kubernetes on-prem today, should we move to EKS or ECS?")
+    thresholds = real_matcher.calibration.thresholds
+    confidence = real_matcher.calibration.confidence.probability(evidence.confidence_features())
+    assert confidence < thresholds.clarify <= thresholds.toss_up <= evidence.candidates[0].probability
+    assert real_matcher.match("we run kubernetes on-prem today, should we move to EKS or ECS?").outcome == "clarify"
+
+
+def test_a_long_question_counts_as_more_evidence(real_matcher: Matcher) -> None:
+    short = real_matcher.evidence("schedule an ecs task every night")
+    long = real_matcher.evidence(
+        "our team runs a nightly report job as an ecs task on fargate, today it is started by cron on an old"
+        " ec2 box that nobody wants to maintain; how should we schedule the ecs task every night instead?"
+    )
+    # The "long" feature is 0 up to LONG_WORDS content words, then grows; the AWS one is set by "ecs".
+    assert short.confidence_features()[5] == 0.0 < long.confidence_features()[5]
+    assert short.confidence_features()[6] == 1.0
+
+
 @pytest.mark.parametrize("question", ["what is ECS", "EKS?", "secrets"])
 def test_a_bare_product_name_or_word_gets_choices_not_a_guess(real_matcher: Matcher, question: str) -> None:
     result = real_matcher.match(question)
@@ -214,4 +252,5 @@ def test_aws_services_outside_containers_are_declined(real_matcher: Matcher, que
 
 def test_an_aws_service_in_a_container_question_stays_in_scope(real_matcher: Matcher) -> None:
     result = real_matcher.match("task can't read s3 bucket, which role?")
-    assert result.topic is not None and result.topic.id == "ecs-task-role-vs-execution-role"
+    offered = [result.topic] if result.topic else [s.topic for s in result.suggestions]
+    assert offered and offered[0].id == "ecs-task-role-vs-execution-role"

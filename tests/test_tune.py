@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from bot.evaluate import Case
 from bot.kb.load import TUNING_FILE, load_knowledge
 from bot.kb.model import LANGS
 from bot.matcher import Matcher
-from bot.tune import Fit, collect, score, tune, tuning_yaml, value
+from bot.tune import PLATEAU, Fit, collect, fit_thresholds, score, tune, tuning_yaml, value
 from tests.conftest import KNOWLEDGE
 
 SUBJECTS = {
@@ -87,6 +88,24 @@ def test_value_prefers_declines_to_wrong_answers() -> None:
     careful = Fit(Calibration(), right=0.8, wrong=0.01, offered=0.1, declined=0.95, answered=0.01, questions=1)
     reckless = Fit(Calibration(), right=0.85, wrong=0.1, offered=0.0, declined=0.6, answered=0.3, questions=1)
     assert value(careful) > value(reckless)
+
+
+def test_on_a_plateau_of_equal_value_the_thresholds_that_answer_most_win(small_kb) -> None:
+    matcher = Matcher(small_kb)
+    samples = collect(small_kb, 3, 0, matcher.calibration)
+    chosen = fit_thresholds(samples, matcher, matcher.calibration)
+    best = value(chosen)
+    for answer in (0.5, 0.7, 0.8, 0.9):
+        if answer <= chosen.calibration.thresholds.clarify:
+            continue
+        other = score(
+            samples,
+            matcher,
+            replace(chosen.calibration, thresholds=replace(chosen.calibration.thresholds, answer=answer)),
+        )
+        assert value(other) <= best + 1e-9
+        if value(other) >= best - PLATEAU:
+            assert other.right <= chosen.right
 
 
 def test_a_tuning_value_that_is_not_a_number_is_a_problem(kb_dir: Path, write_topic) -> None:
