@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from bot.normalize import Normalized
+from bot.normalize import MARKERS, Normalized
 
 CHAR_SIZES = (3,)
 ALPHA = 0.03
@@ -32,12 +32,15 @@ def features(n: Normalized) -> Counter[str]:
     """What the classifier sees of a text: words, adjacent word pairs, products named, and the
     character trigrams of the folded words (with a space on each side)."""
     bag: Counter[str] = Counter()
-    tokens = n.tokens
+    # The decline markers ("another platform", "an AWS service outside containers") are for
+    # the rules in matcher.py; a question they let through ("moving from Heroku to ECS")
+    # must not lean out of scope for having said "Heroku".
+    tokens = [t for t in n.tokens if t not in MARKERS]
     for token in tokens:
         bag["w:" + token] += 1
     for first, second in itertools.pairwise(tokens):
         bag["p:" + first + " " + second] += 1
-    for entity in n.entities:
+    for entity in n.entities - MARKERS:
         bag["e:" + entity] += 1
     for token in tokens:
         bag.update(_grams(token))

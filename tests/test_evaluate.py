@@ -30,11 +30,11 @@ FLOORS = {
     "dev": (0.91, 0.03, 0.97),
     "r1": (0.85, 0.03, 0.97),
     "r2": (0.90, 0.02, 0.92),
-    "r3": (0.88, 0.02, 0.97),
+    "r3": (0.91, 0.02, 0.97),
 }
 # 3-fold over the example questions: right at least, wrong at most. Held-out examples are short
 # and often sit between two topics; the decisions are fitted on questions as people ask them.
-CV_FLOORS = (0.66, 0.08)
+CV_FLOORS = (0.66, 0.09)
 
 
 # --- verdicts -------------------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.calibration import Calibration, Thresholds
+from bot.calibration import CONFIDENCE_FEATURES, Calibration, Logistic, Thresholds
 from bot.kb.load import load_knowledge
-from bot.matcher import Matcher
+from bot.matcher import Candidate, Evidence, Matcher
 
 TOPICS = {
     "ecs-secrets": (
@@ -199,11 +200,15 @@ def test_moving_from_on_premises_to_aws_stays_in_scope(real_matcher: Matcher) ->
 
 
 def test_a_toss_up_between_two_strong_topics_gets_choices_not_a_no(real_matcher: Matcher) -> None:
-    evidence = real_matcher.evidence("we run kubernetes on-prem today, should we move to EKS or ECS?")
-    thresholds = real_matcher.calibration.thresholds
-    confidence = real_matcher.calibration.confidence.probability(evidence.confidence_features())
-    assert confidence < thresholds.clarify <= thresholds.toss_up <= evidence.candidates[0].probability
-    assert real_matcher.match("we run kubernetes on-prem today, should we move to EKS or ECS?").outcome == "clarify"
+    # Two candidates each likely on its own, so neither leads: the confidence is low.
+    strong = [Candidate(i, 0.6, 0.8, 1.0, 1.0, score=3.0, probability=0.95) for i in (0, 1)]
+    evidence = Evidence(candidates=tuple(strong))
+    calibration = real_matcher.calibration
+    unsure = replace(calibration, confidence=Logistic(-5.0, (0.0,) * len(CONFIDENCE_FEATURES)))
+    offers = real_matcher.with_calibration(replace(unsure, thresholds=replace(calibration.thresholds, toss_up=0.9)))
+    refuses = real_matcher.with_calibration(replace(unsure, thresholds=replace(calibration.thresholds, toss_up=1.01)))
+    assert offers.decide("q", "en", evidence).outcome == "clarify"
+    assert refuses.decide("q", "en", evidence).outcome == "decline"
 
 
 def test_a_long_question_counts_as_more_evidence(real_matcher: Matcher) -> None:
