@@ -272,7 +272,7 @@ def tuning_yaml(tuning: Tuning, k: int, seed: int, day: str) -> str:
     data = tuning.calibration.to_mapping()
     lines = [
         "# The matcher's weights and thresholds, fitted by `platbot tune` (see bot/tune.py). Do not",
-        "# edit by hand: rerun `platbot tune --sets tests/eval/dev tests/eval/r1 tests/eval/r2` after adding or",
+        "# edit by hand: rerun `platbot tune --sets tests/eval/dev tests/eval/r*` after adding or",
         "# changing example questions, and review the figures below in the diff.",
         "fitted:",
         f"  date: '{day}'",
