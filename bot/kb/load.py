@@ -1,14 +1,23 @@
 """Read `knowledge/` into a KnowledgeBase, reporting each problem with file and line.
 
 Loading is lenient: a topic file that cannot be read or has the wrong shape is left out and
-reported, so one bad edit never takes the whole bot down. `platbot check` turns the same
-reports (plus the rules in `lint.py`) into a non-zero exit.
+reported, and a bad entry in a shared file (`vocabulary.yaml`, `messages.yaml`...) costs that
+entry, so one bad edit never takes the whole bot down. `platbot check` turns the same reports
+(plus the rules in `lint.py`) into a non-zero exit.
+
+It is also safe on a directory nobody has reviewed. It reads regular files only (a FIFO, a
+device or a socket is reported, never read), each at most once, none larger than
+MAX_FILE_BYTES, and none outside the knowledge directory wherever a symlink points. A YAML
+document whose aliases would expand to more than MAX_YAML_NODES nodes is refused before
+anything walks it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,15 +28,19 @@ import yaml
 from bot.errors import KnowledgeError, Problem
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
 
-# libyaml when the wheel has it: parsing is most of the start-up cost of `platbot ask`.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 VOCABULARY_FILE = "vocabulary.yaml"
 MESSAGES_FILE = "messages.yaml"
 DECLINED_FILE = "out-of-scope.yaml"  # optional: questions to decline, learned as a class
 TUNING_FILE = "tuning.yaml"  # optional: written by `platbot tune`
+
+MAX_FILE_BYTES = 1024 * 1024  # per file; the largest today, vocabulary.yaml, is 46 KB
+MAX_YAML_NODES = 100_000  # per file, every alias expanded; vocabulary.yaml has about 4,000
+
 _ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TOPIC_FIELDS = {"id", "title", "services", "questions", "answer", "links", "related"}
+# O_NONBLOCK: opening a FIFO that replaced a checked file returns at once instead of waiting
+# for a writer.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
 
 
 def default_root() -> Path:
@@ -40,21 +53,134 @@ def default_root() -> Path:
     return Path(__file__).resolve().parents[2] / "knowledge"
 
 
+def resolve_root(root: Path) -> Path:
+    """The real path of the knowledge directory `root`, or a one-line KnowledgeError saying why
+    it cannot be used (missing, a symlink loop, unreadable)."""
+    try:
+        real = Path(os.path.realpath(root, strict=True))
+        with os.scandir(real):
+            pass
+    except (FileNotFoundError, NotADirectoryError):
+        raise KnowledgeError(f"knowledge directory not found: {root}") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise KnowledgeError(f"knowledge directory is a symlink loop: {root}") from None
+        raise KnowledgeError(f"knowledge directory cannot be read ({exc.strerror}): {root}") from None
+    return real
+
+
+# --- reading one file ------------------------------------------------------------------------
+
+
+class RefusedFile(OSError):
+    """A file the loader will not read: not a regular file, or larger than MAX_FILE_BYTES."""
+
+
+def read_file(path: Path | str) -> bytes:
+    """The bytes of the regular file at `path` (symlinks followed); RefusedFile when it is
+    anything else or larger than MAX_FILE_BYTES, other OSErrors when it cannot be read.
+
+    The file is checked before it is opened, so a FIFO or a device is never opened; it is
+    checked again once open, in case something replaced it in between. Reading stops after
+    MAX_FILE_BYTES + 1 bytes, so /dev/zero behind a symlink costs one megabyte, not all memory.
+    """
+    _check_regular(os.stat(path).st_mode)
+    with open(os.open(path, _OPEN_FLAGS), "rb") as file:
+        info = os.fstat(file.fileno())
+        _check_regular(info.st_mode)
+        # One read sized to the file; a file that grew meanwhile is read on, up to the cap.
+        data = file.read(min(info.st_size, MAX_FILE_BYTES) + 1)
+        if len(data) > info.st_size:
+            data += file.read(MAX_FILE_BYTES + 1 - len(data))
+    if len(data) > MAX_FILE_BYTES:
+        raise RefusedFile(f"larger than {MAX_FILE_BYTES / 1024 / 1024:g} MiB")
+    return data
+
+
+def _check_regular(mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        kind = "a directory"
+    elif stat.S_ISFIFO(mode):
+        kind = "a FIFO"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    elif stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        kind = "a device"
+    else:
+        kind = "of an unknown kind"
+    raise RefusedFile(f"not a regular file ({kind})")
+
+
+class TooManyNodes(yaml.MarkedYAMLError):
+    """The document, every alias expanded, has more than MAX_YAML_NODES nodes (or is endless)."""
+
+
+class BoundedLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """yaml's SafeLoader (libyaml's when the wheel has it: parsing is most of the start-up cost
+    of `platbot ask`) that refuses a "billion laughs" before constructing it.
+
+    Composing keeps an alias as a second reference to its anchor's node, so the composed
+    document is as small as the file. Before anything walks it as a tree (constructing merge
+    keys, finding a line number, dumping JSON), its expanded size is counted on that graph,
+    each node once.
+    """
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None and (culprit := _first_over_budget(node, MAX_YAML_NODES)) is not None:
+            raise TooManyNodes(
+                problem=f"more than {MAX_YAML_NODES:,} YAML nodes once aliases are expanded",
+                problem_mark=culprit.start_mark,
+            )
+        return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _first_over_budget(document: yaml.Node, budget: int) -> yaml.Node | None:
+    """The first node (innermost first) that, every alias expanded, holds more than `budget`
+    nodes, or that an alias inside it points back to (it would never end); None if none does."""
+    sizes: dict[int, int] = {}  # id(collection node) -> its expanded size; a scalar's is 1
+    open_nodes: set[int] = set()  # collections whose children are still being counted
+    stack: list[tuple[yaml.Node, bool]] = [(document, False)]
+    while stack:
+        node, children_counted = stack.pop()
+        key = id(node)
+        if children_counted:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
+            if sizes[key] > budget:
+                return node
+        elif key in open_nodes:
+            return node  # reached again from inside itself: a recursive alias
+        elif key not in sizes:
+            open_nodes.add(key)
+            stack.append((node, True))
+            stack += ((child, False) for child in _children(node) if not isinstance(child, yaml.ScalarNode))
+    return None
+
+
 @dataclass
 class Source:
     """One YAML file's data, with a way to find the line of any field in it."""
 
     path: str
-    text: str
     data: Any
+    node: yaml.Node | None = None  # the composed document, kept for line numbers
     _lines: dict[tuple[Any, ...], int] | None = None
 
     def line(self, *keys: Any) -> int:
         """1-based line of the value at `keys` (or of its closest parent that exists)."""
         if self._lines is None:
-            # Composing again is slower than loading; only done when a problem is reported.
-            self._lines = {}
-            _index_lines(yaml.compose(self.text, Loader=_Loader), (), self._lines)
+            self._lines = _index_lines(self.node)  # only done when a problem is reported
         while keys and keys not in self._lines:
             keys = keys[:-1]
         return self._lines.get(keys, 1)
@@ -63,34 +189,69 @@ class Source:
         return Problem(self.path, self.line(*keys), code, message)
 
 
-def _index_lines(node: yaml.Node | None, path: tuple[Any, ...], out: dict) -> None:
-    if node is None:
-        return
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, key.value)
-            out[child] = key.start_mark.line + 1  # a field's line is its key's, not its value's
-            _index_lines(value, child, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _index_lines(item, (*path, i), out)
+def _index_lines(document: yaml.Node | None) -> dict[tuple[Any, ...], int]:
+    """The line of each path in the document. Each node is visited once, at the first path
+    that reaches it: an alias is never expanded, and a path through one reports the alias's
+    own line (its parent's)."""
+    lines: dict[tuple[Any, ...], int] = {}
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(document, ())] if document is not None else []
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        lines.setdefault(path, node.start_mark.line + 1)
+        children: list[tuple[yaml.Node, tuple[Any, ...]]] = []
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode):
+                    child = (*path, key.value)
+                    lines[child] = key.start_mark.line + 1  # a field's line is its key's, not its value's
+                    children.append((value, child))
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(item, (*path, i)) for i, item in enumerate(node.value)]
+        stack += reversed(children)  # document order: an anchor is indexed where it is written
+    return lines
 
 
-def _read(path: Path, root: Path) -> Source | Problem:
+def _read(path: Path, root: Path, read_before: dict[str, str] | None = None) -> Source | Problem:
+    """The file at `path` as a Source, or the Problem that stops it being read.
+
+    `read_before` maps the real path of each file read so far to how it was shown: a file
+    reached a second time through a symlink is reported, not read again.
+    """
     shown = _display_path(path, root)
+    real = os.path.realpath(path)
+    if not _is_within(real, os.path.realpath(root)):
+        return Problem(shown, 1, "KB001", "links outside the knowledge directory")
+    if read_before is not None:
+        if real in read_before:
+            return Problem(shown, 1, "KB001", f"the same file as {read_before[real]}")
+        read_before[real] = shown
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file(real).decode("utf-8")
+    except RefusedFile as exc:
+        return Problem(shown, 1, "KB001", str(exc))
     except (OSError, UnicodeDecodeError) as exc:
         return Problem(shown, 1, "KB001", f"cannot read file: {exc.__class__.__name__}")
+    loader = BoundedLoader(text)
     try:
-        data = yaml.load(text, Loader=_Loader)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         reason = getattr(exc, "problem", None) or "invalid YAML"
-        return Problem(shown, line, "KB001", f"YAML syntax error: {reason}")
-    return Source(shown, text, data)
+        prefix = "" if isinstance(exc, TooManyNodes) else "YAML syntax error: "
+        return Problem(shown, line, "KB001", prefix + reason)
+    except ValueError as exc:  # a well-formed scalar Python cannot hold: !!int x, 2001-13-45
+        return Problem(shown, 1, "KB001", f"invalid YAML value: {exc}")
+    except RecursionError:  # pure-Python yaml only; libyaml stops at 1,000 levels itself
+        return Problem(shown, 1, "KB001", "YAML nested too deeply")
+    finally:
+        loader.dispose()
+    return Source(shown, data, node)
 
 
 def _display_path(path: Path, root: Path) -> str:
@@ -101,69 +262,139 @@ def _display_path(path: Path, root: Path) -> str:
         return str(path)
 
 
+def _is_within(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+# --- finding the files -----------------------------------------------------------------------
+
+
 def topic_files(root: Path) -> list[Path]:
     """Every topic file: `<area>/<id>.yaml`, sorted so loading is deterministic."""
-    return sorted(p for p in root.glob("*/*.yaml") if not p.name.startswith("."))
+    return scan_topics(root)[0]
+
+
+def scan_topics(root: Path) -> tuple[list[Path], list[Problem]]:
+    """The topic files in load order, and the area folders left out, with why.
+
+    An area folder may be a symlink, to a folder inside the knowledge directory that no other
+    area is: `self -> .` would read the shared files as topics, and `up -> ..` files from
+    outside, so both are left out.
+    """
+    real_root = os.path.realpath(root)
+    problems: list[Problem] = []
+    areas: dict[str, Path] = {}  # real path -> area folder
+    entries = _entries(root, root, problems)
+    # Folders before links to them, so a link to an area is the one reported.
+    for entry in sorted(entries, key=lambda e: (e.is_symlink(), e.name)):
+        path = Path(entry.path)
+        if entry.name.startswith("."):
+            continue
+        try:
+            if not entry.is_dir():
+                continue
+        except OSError as exc:  # a symlink loop
+            problems.append(Problem(_display_path(path, root), 1, "KB001", f"cannot open folder: {exc.strerror}"))
+            continue
+        real = os.path.realpath(path)
+        if _is_within(real_root, real):
+            why = "links back to the knowledge directory or a folder holding it"
+        elif not _is_within(real, real_root):
+            why = "links outside the knowledge directory"
+        elif real in areas:
+            why = f"the same folder as {_display_path(areas[real], root)}"
+        else:
+            areas[real] = path
+            continue
+        problems.append(Problem(_display_path(path, root), 1, "KB001", why))
+    files = [
+        Path(entry.path)
+        for area in areas.values()
+        for entry in _entries(area, root, problems)
+        if entry.name.endswith(".yaml") and not entry.name.startswith(".")
+    ]
+    return sorted(files), problems
+
+
+def _entries(folder: Path, root: Path, problems: list[Problem]) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as exc:
+        problems.append(Problem(_display_path(folder, root), 1, "KB001", f"cannot open folder: {exc.strerror}"))
+        return []
+
+
+# --- the knowledge base ----------------------------------------------------------------------
 
 
 def load_knowledge(root: Path | None = None) -> tuple[KnowledgeBase, list[Problem]]:
     """Load every topic that is valid; return the knowledge base and the problems found.
 
-    Raises KnowledgeError only when nothing usable is there: no directory, or a broken
-    vocabulary or messages file (every answer depends on those).
+    Raises KnowledgeError only when nothing usable is there: no readable directory, or a
+    vocabulary or messages file that cannot be read as a whole (every answer depends on
+    those). A bad entry in either is a problem, and only that entry is left out.
     """
     root = Path(root) if root is not None else default_root()
-    if not root.is_dir():
-        raise KnowledgeError(f"knowledge directory not found: {root}")
+    resolve_root(root)
     problems: list[Problem] = []
+    read_before: dict[str, str] = {}
 
-    vocabulary = _load_shared(root, VOCABULARY_FILE, _parse_vocabulary, problems)
-    messages = _load_shared(root, MESSAGES_FILE, _parse_messages, problems)
+    vocabulary = _load_shared(root, VOCABULARY_FILE, _parse_vocabulary, problems, read_before)
+    messages = _load_shared(root, MESSAGES_FILE, _parse_messages, problems, read_before)
     if vocabulary is None or messages is None:
         raise KnowledgeError(problems)
 
-    declined = _load_optional(root, DECLINED_FILE, _parse_declined, problems) or {}
-    tuning = _load_optional(root, TUNING_FILE, _parse_tuning, problems) or {}
+    declined = _load_shared(root, DECLINED_FILE, _parse_declined, problems, read_before, optional=True)
+    tuning = _load_shared(root, TUNING_FILE, _parse_tuning, problems, read_before, optional=True)
 
+    paths, skipped = scan_topics(root)
+    problems += skipped
     topics: list[Topic] = []
-    for path in topic_files(root):
-        source = _read(path, root)
+    for path in paths:
+        source = _read(path, root, read_before)
         if isinstance(source, Problem):
             problems.append(source)
             continue
         topic = _parse_topic(source, path, problems)
         if topic is not None:
             topics.append(topic)
-    kb = KnowledgeBase(tuple(topics), vocabulary, messages, root=str(root), declined=declined, tuning=tuning)
+    kb = KnowledgeBase(
+        tuple(topics), vocabulary, messages, root=str(root), declined=declined or {}, tuning=tuning or {}
+    )
     return kb, problems
 
 
-def _load_shared(root: Path, name: str, parse: Any, problems: list[Problem]) -> Any:
+def _load_shared(
+    root: Path,
+    name: str,
+    parse: Any,
+    problems: list[Problem],
+    read_before: dict[str, str],
+    optional: bool = False,
+) -> Any:
+    """`parse` applied to the file `name` at the root; None when it cannot be used at all.
+
+    An optional file (the base works without it) may be absent; a present one that is broken
+    is a problem all the same.
+    """
     path = root / name
-    if not path.is_file():
-        problems.append(Problem(_display_path(path, root), 1, "KB002", "file is missing"))
+    if not os.path.lexists(path):
+        if not optional:
+            problems.append(Problem(_display_path(path, root), 1, "KB002", "file is missing"))
         return None
-    source = _read(path, root)
+    source = _read(path, root, read_before)
     if isinstance(source, Problem):
         problems.append(source)
         return None
-    before = len(problems)
-    parsed = parse(source, problems)
-    return parsed if len(problems) == before else None
+    return parse(source, problems)
 
 
-def _load_optional(root: Path, name: str, parse: Any, problems: list[Problem]) -> Any:
-    """A file the base works without: absent is fine, broken is a problem and is left out."""
-    if not (root / name).exists():
-        return None
-    return _load_shared(root, name, parse, problems)
-
-
-def _parse_declined(src: Source, problems: list[Problem]) -> dict[Lang, tuple[str, ...]]:
+def _parse_declined(src: Source, problems: list[Problem]) -> dict[Lang, tuple[str, ...]] | None:
     data = src.data
     if not isinstance(data, dict):
         problems.append(src.problem("KB003", "expected 'en' and 'ja' lists of questions to decline"))
-        return {}
+        return None
     declined: dict[Lang, tuple[str, ...]] = {}
     for lang in LANGS:
         items = data.get(lang, [])
@@ -174,12 +405,14 @@ def _parse_declined(src: Source, problems: list[Problem]) -> dict[Lang, tuple[st
     return declined
 
 
-def _parse_tuning(src: Source, problems: list[Problem]) -> dict[str, object]:
-    """The shape only (sections of numbers); calibration.py reads the values."""
+def _parse_tuning(src: Source, problems: list[Problem]) -> dict[str, object] | None:
+    """The shape only (sections of numbers); calibration.py reads the values. The values were
+    fitted together, so one bad value leaves the whole file out (the defaults apply)."""
     data = src.data
     if not isinstance(data, dict):
         problems.append(src.problem("KB003", "expected a mapping of tuning sections"))
-        return {}
+        return None
+    before = len(problems)
     for section, values in data.items():
         if section == "fitted":
             continue  # when and on what the values were fitted: for people
@@ -189,16 +422,18 @@ def _parse_tuning(src: Source, problems: list[Problem]) -> dict[str, object]:
             bad = [] if isinstance(values, int | float) and not isinstance(values, bool) else [section]
         for key in bad:
             problems.append(src.problem("KB003", f"tuning '{section}.{key}' must be a number", section))
-    return dict(data)
+    return dict(data) if len(problems) == before else None
 
 
-def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary:
-    data = src.data if isinstance(src.data, dict) else {}
-    if not isinstance(src.data, dict):
+def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary | None:
+    """The vocabulary, leaving out (and reporting) each entry or section of the wrong type."""
+    data = src.data
+    if not isinstance(data, dict):
         problems.append(src.problem("KB003", "expected a mapping with 'entities' and 'synonyms'"))
+        return None
     entities: dict[str, tuple[str, ...]] = {}
     implies: dict[str, tuple[str, ...]] = {}
-    for name, spec in (data.get("entities") or {}).items():
+    for name, spec in _section(src, "entities", "a mapping of entity names to their aliases", problems).items():
         aliases = spec.get("aliases") if isinstance(spec, dict) else None
         if not _is_str_list(aliases):
             problems.append(
@@ -220,56 +455,60 @@ def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary:
                     src.problem("KB004", f"entity '{name}' implies unknown entity '{other}'", "entities", name)
                 )
     synonyms: dict[str, tuple[str, ...]] = {}
-    for name, aliases in (data.get("synonyms") or {}).items():
+    for name, aliases in _section(src, "synonyms", "a mapping of words to their aliases", problems).items():
         if not _is_str_list(aliases):
             problems.append(src.problem("KB003", f"synonym '{name}' must map to a list of strings", "synonyms", name))
             continue
         synonyms[str(name)] = tuple(aliases)
-    stop = data.get("stopwords") or {}
-    stopwords: set[str] = set()
-    for lang in LANGS:
-        words = stop.get(lang, []) if isinstance(stop, dict) else None
-        if not _is_str_list(words, allow_empty=True):
-            problems.append(src.problem("KB003", f"stopwords.{lang} must be a list of strings", "stopwords"))
-            continue
-        stopwords.update(str(w) for w in words)
-    decline = data.get("decline") or {}
-    markers: dict[str, tuple[str, ...]] = {}
-    for key in ("off_topic", "other_platforms", "other_services"):
-        words = decline.get(key, []) if isinstance(decline, dict) else None
-        if not _is_str_list(words, allow_empty=True):
-            problems.append(src.problem("KB003", f"decline.{key} must be a list of strings", "decline"))
-            continue
-        markers[key] = tuple(words)
-    small = data.get("smalltalk") or {}
-    smalltalk: list[str] = []
-    for lang in LANGS:
-        phrases = small.get(lang, []) if isinstance(small, dict) else None
-        if not _is_str_list(phrases, allow_empty=True):
-            problems.append(src.problem("KB003", f"smalltalk.{lang} must be a list of strings", "smalltalk"))
-            continue
-        smalltalk += [str(p) for p in phrases]
+    stopwords = _word_lists(src, "stopwords", LANGS, problems)
+    markers = _word_lists(src, "decline", ("off_topic", "other_platforms", "other_services"), problems)
+    smalltalk = _word_lists(src, "smalltalk", LANGS, problems)
     return Vocabulary(
         entities,
         synonyms,
-        frozenset(stopwords),
+        frozenset(word for lang in LANGS for word in stopwords.get(lang, ())),
         implies,
         off_topic=markers.get("off_topic", ()),
         other_platforms=markers.get("other_platforms", ()),
         other_services=markers.get("other_services", ()),
-        smalltalk=tuple(smalltalk),
+        smalltalk=tuple(phrase for lang in LANGS for phrase in smalltalk.get(lang, ())),
     )
 
 
-def _parse_messages(src: Source, problems: list[Problem]) -> dict[str, dict[Lang, str]]:
+def _section(src: Source, name: str, what: str, problems: list[Problem]) -> dict[Any, Any]:
+    """The top-level mapping `name` ({} when absent or empty); a problem and {} when it is not one."""
+    value = src.data.get(name)
+    if value is None or isinstance(value, dict):
+        return value or {}
+    problems.append(src.problem("KB003", f"'{name}' must be {what}", name))
+    return {}
+
+
+def _word_lists(src: Source, name: str, keys: tuple[str, ...], problems: list[Problem]) -> dict[str, tuple[str, ...]]:
+    """`name.<key>` lists of strings (each may be absent), leaving out each that is not one."""
+    section = _section(src, name, f"a mapping of {', '.join(keys)} lists", problems)
+    lists: dict[str, tuple[str, ...]] = {}
+    for key in keys:
+        words = section.get(key, [])
+        if not _is_str_list(words, allow_empty=True):
+            problems.append(src.problem("KB003", f"{name}.{key} must be a list of strings", name, key))
+            continue
+        lists[key] = tuple(str(w) for w in words)
+    return lists
+
+
+def _parse_messages(src: Source, problems: list[Problem]) -> dict[str, dict[Lang, str]] | None:
+    """The UI strings. A message missing one language is shown in the other (better than no
+    reply at all); one with neither is left out."""
     if not isinstance(src.data, dict):
         problems.append(src.problem("KB003", "expected a mapping of message keys"))
-        return {}
+        return None
     messages: dict[str, dict[Lang, str]] = {}
     for key, value in src.data.items():
-        localized = _localized_str(src, value, (key,), str(key), problems)
-        if localized is not None:
-            messages[str(key)] = localized
+        texts = _localized_texts(src, value, (key,), str(key), problems)
+        if texts:
+            fallback = next(iter(texts.values()))
+            messages[str(key)] = {lang: texts.get(lang, fallback) for lang in LANGS}
     return messages
 
 
@@ -325,18 +564,26 @@ def _is_str_list(value: Any, allow_empty: bool = False) -> bool:
 def _localized_str(
     src: Source, value: Any, keys: tuple[Any, ...], name: str, problems: list[Problem]
 ) -> dict[Lang, str] | None:
+    texts = _localized_texts(src, value, keys, name, problems)
+    return texts if len(texts) == len(LANGS) else None
+
+
+def _localized_texts(
+    src: Source, value: Any, keys: tuple[Any, ...], name: str, problems: list[Problem]
+) -> dict[Lang, str]:
+    """The usable halves of an {en, ja} text, reporting each one missing."""
     if not isinstance(value, dict):
         problems.append(src.problem("KB008", f"'{name}' must have 'en' and 'ja' texts", *keys))
-        return None
-    result: dict[Lang, str] = {}
+        return {}
+    texts: dict[Lang, str] = {}
     for lang in LANGS:
         text = value.get(lang)
         if not isinstance(text, str) or not text.strip():
             what = "missing its Japanese half" if lang == "ja" else "missing its English text"
             problems.append(src.problem("KB008", f"'{name}' is {what} ('{lang}')", *keys, lang))
         else:
-            result[lang] = text.strip()
-    return result if len(result) == len(LANGS) else None
+            texts[lang] = text.strip()
+    return texts
 
 
 def _localized_list(src: Source, value: Any, problems: list[Problem]) -> dict[Lang, tuple[str, ...]] | None:
@@ -381,8 +628,7 @@ def iter_sources(kb: KnowledgeBase) -> Iterator[tuple[Topic, Source]]:
     """Each topic with its source file, re-read for line numbers (used by lint only)."""
     root = Path(kb.root)
     for topic in kb.topics:
-        path = root.parent / topic.source
-        source = _read(path, root)
+        source = _read(root.parent / topic.source, root)
         if isinstance(source, Source):
             yield topic, source
 
@@ -390,5 +636,5 @@ def iter_sources(kb: KnowledgeBase) -> Iterator[tuple[Topic, Source]]:
 def shared_source(kb: KnowledgeBase, name: str) -> Source | None:
     """A file at the knowledge root (`out-of-scope.yaml`...), re-read for line numbers."""
     root = Path(kb.root)
-    source = _read(root / name, root) if (root / name).is_file() else None
+    source = _read(root / name, root) if os.path.lexists(root / name) else None
     return source if isinstance(source, Source) else None
