@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.kb.model import Lang, Vocabulary
 
-_SLACK_LINK = re.compile(r"<(?:https?://|mailto:)[^|>]*\|([^>]*)>")
-_SLACK_MARKUP = re.compile(r"<[^>]*>")
+# No `<` inside: Slack sends a typed `<` as `&lt;`, and a scan for `>` from every `<` of a
+# pasted "<<<<..." would take quadratic time.
+_SLACK_LINK = re.compile(r"<(?:https?://|mailto:)[^|<>]*\|([^<>]*)>")
+_SLACK_MARKUP = re.compile(r"<[^<>]*>")
 _EMOJI_CODE = re.compile(r":[a-z0-9_+\-]+:")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 _TOKEN = re.compile(
@@ -45,6 +49,8 @@ _CAMEL_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]+)+(
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[\s\-_]+")
 _LATIN_ALIAS = re.compile(r"^[a-z0-9 .\-/]+$")
+# Control characters but tabs and line breaks: NUL, ESC (terminal colours), DEL, C1 but NEL.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
 
 
 def detect_lang(text: str) -> Lang:
@@ -56,6 +62,16 @@ def detect_lang(text: str) -> Lang:
 def fold(text: str) -> str:
     """NFKC + case folding: the one comparison form for every string platbot matches."""
     return unicodedata.normalize("NFKC", text).casefold()
+
+
+def printable(text: str) -> str:
+    """Text safe to post or print. UTF-8 cannot encode a surrogate, so a pair held as two code
+    points becomes its character and a lone one (from a JSON escape, or bytes that were not UTF-8
+    on the command line) becomes U+FFFD; control characters other than tabs and line breaks go."""
+    text = _CONTROL.sub("", text)
+    if text.isascii():
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def strip_slack_markup(text: str) -> str:
@@ -83,9 +99,7 @@ class Normalizer:
     """Folds text with one vocabulary. Build once; calling it is cheap and pure."""
 
     def __init__(self, vocabulary: Vocabulary) -> None:
-        self.stopwords = frozenset(_fold_token(fold(w)) for w in vocabulary.stopwords)
-        self.entities = frozenset(vocabulary.entities) | MARKERS
-        self._implies = {k: tuple(v) for k, v in vocabulary.implies.items()}
+        self._fold_vocabulary(vocabulary)
         replacements: dict[str, str] = {}
         # Synonyms first, then entities, so that a product name wins a clash of aliases.
         for canonical, aliases in vocabulary.synonyms.items():
@@ -105,6 +119,40 @@ class Normalizer:
         self._replacements = {_squash(alias): canonical for alias, canonical in replacements.items()}
         self._protected = frozenset(replacements.values())
         self._alias_pattern = _alias_regex(replacements) if replacements else None
+
+    def _fold_vocabulary(self, vocabulary: Vocabulary) -> None:
+        self.stopwords = frozenset(_fold_token(fold(w)) for w in vocabulary.stopwords)
+        self.entities = frozenset(vocabulary.entities) | MARKERS
+        self._implies = {k: tuple(v) for k, v in vocabulary.implies.items()}
+
+    def to_data(self) -> dict[str, Any]:
+        """The folded aliases and their regex source as plain data, for the on-disk index
+        (bot/cache.py): building the alias trie is most of the cost of a Normalizer."""
+        return {
+            "replacements": self._replacements,
+            "protected": sorted(self._protected),
+            "pattern": self._alias_pattern.pattern if self._alias_pattern is not None else None,
+        }
+
+    @classmethod
+    def from_data(cls, vocabulary: Vocabulary, data: Mapping[str, Any]) -> Normalizer:
+        """The Normalizer `to_data` described, for the same vocabulary; the regex is compiled
+        again. Data of another shape raises TypeError, ValueError or KeyError (or re.error)."""
+        replacements, protected, pattern = data["replacements"], data["protected"], data["pattern"]
+        if not (
+            isinstance(replacements, dict)
+            and all(isinstance(v, str) for v in replacements.values())
+            and isinstance(protected, list)
+            and all(isinstance(w, str) for w in protected)
+            and (pattern is None or isinstance(pattern, str))
+        ):
+            raise TypeError("not the data of a Normalizer")
+        normalizer = cls.__new__(cls)
+        normalizer._fold_vocabulary(vocabulary)
+        normalizer._replacements = replacements
+        normalizer._protected = frozenset(protected)
+        normalizer._alias_pattern = re.compile(pattern) if pattern is not None else None
+        return normalizer
 
     def __call__(self, text: str) -> Normalized:
         folded = fold(_CAMEL_WORD.sub(self._split_camel, strip_slack_markup(text)))
@@ -155,7 +203,11 @@ def _alias_regex(replacements: dict[str, str]) -> re.Pattern[str]:
 def _trie_pattern(words: list[str]) -> str:
     trie: dict[str, dict] = {}
     for word in words:
-        spaced = _SEPARATORS.sub(" ", word)
+        # No separator first ("--kubelet-extra-args"): a pattern that opens with [\s\-_]+ is
+        # tried along the whole of every run of spaces or dashes, quadratic in its length.
+        spaced = _SEPARATORS.sub(" ", word).strip()
+        if not spaced:
+            continue
         # "cron job" is also typed "cron-job" and "cronjob".
         for variant in {spaced, spaced.replace(" ", "")}:
             node = trie

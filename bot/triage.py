@@ -92,7 +92,8 @@ class Triager:
         return Triage("question", _focus(plain))
 
     def _only_smalltalk(self, folded: str) -> bool:
-        if self._smalltalk is None or len(folded) > 80:  # greetings are short
+        # Greetings are short; the spaces a mention or a line break leaves behind do not count.
+        if self._smalltalk is None or len(" ".join(folded.split())) > 80:
             return False
         rest, found = self._smalltalk.subn(" ", folded)
         return found > 0 and not _LETTER.search(rest)

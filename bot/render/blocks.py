@@ -30,6 +30,7 @@ from slack_sdk.models.blocks import (
 
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.matcher import MatchResult
+from bot.normalize import printable
 
 # Slack's limits (https://docs.slack.dev/reference/block-kit/blocks).
 MAX_BLOCKS = 50
@@ -53,7 +54,7 @@ SHOW_TOPIC_ACTIONS = re.compile(r"^platbot\.(?:pick|seealso|related):\d+$")
 FEEDBACK_ACTIONS = re.compile(r"^platbot\.feedback:(?:up|down)$")
 
 Vote = Literal["up", "down"]
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")  # fullmatch: `$` would let "U123\n" through
 
 
 def escape(text: str) -> str:
@@ -85,7 +86,8 @@ class TopicRef:
     question: str = ""
 
     def to_value(self) -> str:
-        question = _one_line(self.question)[:ECHO_CHARS]
+        # Stripped, so that a ref read back from its value writes the same value again.
+        question = _one_line(printable(self.question))[:ECHO_CHARS].rstrip()
         while True:
             value = json.dumps(
                 {"t": self.topic_id, "l": self.lang, "q": question},
@@ -94,14 +96,14 @@ class TopicRef:
             )
             if len(value) <= BUTTON_VALUE_CHARS:
                 return value
-            question = question[: len(question) - (len(value) - BUTTON_VALUE_CHARS)]
+            question = question[: len(question) - (len(value) - BUTTON_VALUE_CHARS)].rstrip()
 
     @classmethod
     def from_value(cls, value: str | None) -> TopicRef | None:
         """The ref in a button value, or None for anything platbot did not write."""
         try:
             data = json.loads(value or "")
-        except ValueError:
+        except (ValueError, RecursionError):  # "[[[[..." nests deeper than the parser recurses
             return None
         if not isinstance(data, dict):
             return None
@@ -158,7 +160,7 @@ def answer_message(
 
 def shared_message(kb: KnowledgeBase, topic: Topic, lang: Lang, *, user_id: str, question: str = "") -> Message:
     """An answer posted for everyone after "Share in channel", naming who asked."""
-    if _USER_ID.match(user_id):
+    if _USER_ID.fullmatch(user_id):
         if question.strip():
             credit = kb.message("asked_by", lang, user=user_id, question=_echo(question))
         else:
@@ -373,8 +375,8 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 
 
 def _echo(question: str) -> str:
-    """User text made safe to show: one line, clipped, then escaped (so no entity is cut)."""
-    return escape(_clip(_one_line(question), ECHO_CHARS))
+    """User text made safe to show: printable, one line, clipped, then escaped (so no entity is cut)."""
+    return escape(_clip(_one_line(printable(question)), ECHO_CHARS))
 
 
 def _one_line(text: str) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 
 from bot.kb.model import KnowledgeBase, Lang, Topic
 from bot.matcher import MatchResult, Suggestion
+from bot.normalize import printable
 
 _LINK = re.compile(r"<(https?://[^|>]+)\|([^>]+)>|<(https?://[^>]+)>")
 _BOLD = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
@@ -32,13 +33,14 @@ def reply_mrkdwn(kb: KnowledgeBase, result: MatchResult) -> str:
 
 
 def mrkdwn_to_plain(text: str, color: bool = False) -> str:
-    """Slack mrkdwn for a terminal: links spelled out, emphasis as bold or dropped."""
+    """Slack mrkdwn for a terminal: links spelled out, emphasis as bold or dropped; printable, so
+    neither a lone surrogate nor an escape sequence reaches the terminal."""
 
     def link(match: re.Match[str]) -> str:
         url, label, bare = match.groups()
         return bare if bare else f"{label} ({url})"
 
-    text = _LINK.sub(link, text)
+    text = _LINK.sub(link, printable(text))
     text = _BOLD.sub(rf"{_BOLD_ON}\1{_BOLD_OFF}" if color else r"\1", text)
     text = _ITALIC.sub(r"\1", text)
     return html.unescape(text)
