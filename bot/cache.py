@@ -1,22 +1,44 @@
 """Keep the built matcher on disk so `platbot ask` skips parsing YAML and indexing.
 
-Parsing and indexing the knowledge base are most of the CLI's start-up (about 120 of
-250 ms). The cache holds the result, keyed by a fingerprint of every knowledge file and of
-platbot's own matching code (name, size, modification time), so any edit rebuilds it.
+Parsing and indexing the knowledge base are most of the CLI's start-up. The cache holds the
+result, keyed by a fingerprint of the content of every knowledge file and of platbot's own
+matching code, so any edit rebuilds it, and so does a file that can no longer be read (the
+loader then reports it, as without a cache).
+
+The file is data, never code: two lines of JSON. The first names the format, its version,
+the fingerprint and the SHA-256 of the second, which holds the knowledge base, its load
+problems and the matcher's built state (`Matcher.to_data`):
+
+    {"format":"platbot-index","version":1,"key":"<fingerprint>","sha256":"<of line 2>"}
+    {"kb":{...},"problems":[...],"matcher":{...}}
+
+A file is used only when its first line is exactly the one this version would write for its
+second line and for the knowledge base as it is now, and the second has the shape an index
+needs; anything else (truncated, flipped bits, another format or version, a stale or
+foreign index) is rebuilt and replaced. The checksum guards against accidents, not against
+someone who can write the user's cache directory: a file made to pass it can make platbot
+answer wrongly, never run code.
 
 It lives in the user's own cache directory (`$PLATBOT_CACHE_DIR`, else
-`$XDG_CACHE_HOME/platbot`, else `~/.cache/platbot`), written atomically with mode 0600.
-Every failure (unwritable directory, corrupt or foreign file) falls back to building in
-memory: the cache can make platbot faster, never wrong or broken.
+`$XDG_CACHE_HOME/platbot`, else `~/.cache/platbot`), written to a temporary file in the same
+directory and renamed over the old one, with mode 0600. When the directory cannot be written,
+the index is built in memory (one warning): the cache can make platbot faster, never wrong or
+broken.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import gc
 import hashlib
+import json
 import os
-import pickle
+import re
+import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bot import __version__
 from bot.errors import KnowledgeError, Problem
@@ -27,13 +49,19 @@ from bot.kb.load import (
     VOCABULARY_FILE,
     default_root,
     load_knowledge,
-    topic_files,
+    read_file,
+    resolve_root,
+    scan_topics,
 )
-from bot.kb.model import KnowledgeBase
+from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
 from bot.matcher import Matcher
+
+FORMAT = "platbot-index"
+VERSION = 1  # of the layout below and of the to_data/from_data functions; bump on any change
 
 _CODE = Path(__file__).resolve().parent
 _CODE_FILES = (
+    "cache.py",
     "matcher.py",
     "normalize.py",
     "spelling.py",
@@ -43,6 +71,14 @@ _CODE_FILES = (
     "kb/model.py",
     "kb/load.py",
 )
+
+# What decoding a file of the wrong shape can raise; each means "rebuild". (json raises
+# ValueError; a deeply nested forgery, RecursionError; a forged regex, re.error.)
+_UNUSABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError, re.error)
+
+_JSON = json.JSONDecoder()
+
+Loaded = tuple[KnowledgeBase, list[Problem], Matcher]
 
 
 def cache_dir() -> Path | None:
@@ -58,63 +94,279 @@ def cache_dir() -> Path | None:
 
 
 def fingerprint(root: Path) -> str:
-    digest = hashlib.sha256(__version__.encode())
+    """What the index depends on: platbot's version, the index layout, and the content of every
+    knowledge file and of the code that shapes the index. A file that cannot be read counts as
+    such, so the index is rebuilt and the loader reports the file."""
+    digest = hashlib.sha256(f"{__version__}\0{VERSION}\n".encode())
     files = [root / name for name in (VOCABULARY_FILE, MESSAGES_FILE, DECLINED_FILE, TUNING_FILE)]
-    files += topic_files(root)
+    topics, skipped = scan_topics(root)
+    files += topics
     files += [_CODE / name for name in _CODE_FILES]
     for path in files:
         try:
-            stat = path.stat()
-        except OSError:
-            continue
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+            # Read as the loader reads (regular files only, a FIFO never opened, size capped).
+            content = hashlib.sha256(read_file(path)).hexdigest()
+        except OSError as exc:  # missing (an optional file), unreadable, refused...
+            content = f"unreadable: {type(exc).__name__}: {exc}"
+        # Where a symlink leads decides whether the loader reads the file: part of the key.
+        digest.update(f"{path}\0{os.path.realpath(path)}\0{content}\n".encode())
+    # Area folders the loader leaves out (a link outside the root, a loop) warn too.
+    digest.update("".join(f"{problem}\n" for problem in skipped).encode())
     return digest.hexdigest()
 
 
-def load_matcher(root: Path | None = None) -> tuple[KnowledgeBase, list[Problem], Matcher]:
+def index_path(root: Path) -> Path | None:
+    """The cache file of the knowledge directory `root` (absolute), or None without a cache
+    directory. One file per knowledge directory: an edit replaces the stale index."""
+    directory = cache_dir()
+    return directory / f"index-{_root_id(root)}.jsonl" if directory else None
+
+
+def load_matcher(root: Path | None = None) -> Loaded:
     """The knowledge base, its load problems and a matcher: from the cache when fresh.
 
     Problems are left for the caller to report (the CLI prints them, the Slack app logs
     them); a knowledge base with no valid topic at all is an error.
     """
-    root = (Path(root) if root is not None else default_root()).resolve()
-    if not root.is_dir():
-        raise KnowledgeError(f"knowledge directory not found: {root}")
+    root = resolve_root(Path(root) if root is not None else default_root())
     key = fingerprint(root)
-    directory = cache_dir()
-    # One file per knowledge directory: an edit replaces the stale index instead of adding one.
-    path = directory / f"index-{hashlib.sha256(str(root).encode()).hexdigest()[:16]}.pickle" if directory else None
-    cached = _read(path, key) if path else None
+    path = index_path(root)
+    cached = read_index(path, key) if path else None
     if cached is not None:
         return cached
     kb, problems = load_knowledge(root)
     if not kb.topics:
         raise KnowledgeError(f"no valid topics in {kb.root}")
-    built = (kb, problems, Matcher(kb))
+    matcher = Matcher(kb)
     if path:
-        _write(path, key, built)
-    return built
+        _write(path, key, kb, problems, matcher)
+    return kb, problems, matcher
 
 
-def _read(path: Path, key: str) -> tuple[KnowledgeBase, list[Problem], Matcher] | None:
+# --- the file --------------------------------------------------------------------------------
+
+
+def _header(key: str, body: bytes | memoryview) -> bytes:
+    """The first line of the file for `key` and `body`, byte for byte."""
+    fields = {"format": FORMAT, "version": VERSION, "key": key, "sha256": hashlib.sha256(body).hexdigest()}
+    return json.dumps(fields, separators=(",", ":")).encode()
+
+
+def read_index(path: Path, key: str) -> Loaded | None:
+    """The index stored at `path` for `key`, or None: missing, unreadable, or not exactly a
+    file this version wrote for the knowledge base as it is now."""
     try:
-        with path.open("rb") as file:
-            stored_key, value = pickle.load(file)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        raw = _read_regular_file(path)
+    except FileNotFoundError:
         return None
-    return value if stored_key == key else None
+    except OSError as exc:
+        _log("info", "index cache %s unreadable (%s): rebuilding it", path, type(exc).__name__)
+        return None
+    header_end = raw.find(b"\n")
+    with memoryview(raw) as view:
+        fresh = header_end >= 0 and raw[:header_end] == _header(key, view[header_end + 1 :])
+    if not fresh:
+        _log("info", "index cache %s out of date or damaged: rebuilding it", path)
+        return None
+    # Decoding makes a few hundred thousand small objects and no cycles: the cyclic garbage
+    # collector, run every few thousand allocations, would only slow it down.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        # The JSON is ASCII (`_write`), parsed in place after the first line: the file is in
+        # memory once as text, not again as a slice.
+        text = raw.decode("ascii")
+        del raw
+        data, end = _JSON.raw_decode(text, header_end + 1)
+        if end != len(text):
+            raise ValueError("data after the index")
+        del text
+        kb = _kb_from_data(data["kb"])
+        problems = [_problem_from_data(p) for p in _list(data["problems"])]
+        matcher = Matcher.from_data(kb, data["matcher"])
+    except _UNUSABLE as exc:
+        _log("info", "index cache %s unusable (%s): rebuilding it", path, type(exc).__name__)
+        return None
+    finally:
+        if collecting:
+            gc.enable()
+    return kb, problems, matcher
 
 
-def _write(path: Path, key: str, value: object) -> None:
+def _read_regular_file(path: Path) -> bytes:
+    """The bytes of the regular file at `path`. Anything else put there (a symlink, a FIFO
+    that would block the read, a device) is an OSError, and then replaced by `_write`."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    with open(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        return file.read()
+
+
+def _write(path: Path, key: str, kb: KnowledgeBase, problems: list[Problem], matcher: Matcher) -> None:
+    """Store the index at `path`, atomically: readers see the old file or the new one, whole."""
+    data = {
+        "kb": _kb_to_data(kb),
+        "problems": [[p.path, p.line, p.code, p.message] for p in problems],
+        "matcher": matcher.to_data(),
+    }
+    try:
+        # `default=str`: the people-only `fitted` section of tuning.yaml may hold YAML dates.
+        body = json.dumps(data, separators=(",", ":"), default=str).encode()
+    except (TypeError, ValueError) as exc:  # a key JSON cannot hold (a date as a key in tuning.yaml)
+        _log("warning", "platbot: cannot cache the index (%s); building it in memory", exc)
+        return
     tmp_name = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".index-", delete=False) as tmp:
             tmp_name = tmp.name
             os.chmod(tmp_name, 0o600)
-            pickle.dump((key, value), tmp, protocol=pickle.HIGHEST_PROTOCOL)
+            tmp.write(_header(key, body) + b"\n" + body)
         os.replace(tmp_name, path)
-    except OSError:
-        # Read-only home, full disk: build in memory next time too.
+        tmp_name = None
+    except OSError as exc:
+        # Read-only home, full disk: the index was built in memory all the same.
+        reason = exc.strerror or type(exc).__name__
+        _log("warning", "platbot: cannot write the index cache in %s (%s); building it in memory", path.parent, reason)
+    finally:
         if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
+    # The pickle earlier versions kept (and ran when loading): never read again.
+    with contextlib.suppress(OSError):
+        path.with_suffix(".pickle").unlink(missing_ok=True)
+
+
+def _log(level: str, message: str, *args: object) -> None:
+    # Imported when there is something to say: importing logging costs `platbot ask` ~5 ms.
+    import logging
+
+    getattr(logging.getLogger("platbot.cache"), level)(message, *args)
+
+
+def _root_id(root: Path) -> str:
+    return hashlib.sha256(str(root).encode()).hexdigest()[:16]
+
+
+# --- the knowledge base as data ------------------------------------------------------------------
+
+
+def _kb_to_data(kb: KnowledgeBase) -> dict[str, Any]:
+    v = kb.vocabulary
+    return {
+        "root": kb.root,
+        "topics": [
+            [
+                t.id,
+                t.area,
+                t.title,
+                t.questions,
+                t.answer,
+                t.services,
+                [[link.title, link.url] for link in t.links],
+                t.related,
+                t.source,
+            ]
+            for t in kb.topics
+        ],
+        "vocabulary": [
+            v.entities,
+            v.synonyms,
+            sorted(v.stopwords),
+            v.implies,
+            v.off_topic,
+            v.other_platforms,
+            v.other_services,
+            v.smalltalk,
+        ],
+        "messages": kb.messages,
+        "declined": kb.declined,
+        "tuning": kb.tuning,
+    }
+
+
+def _kb_from_data(data: dict[str, Any]) -> KnowledgeBase:
+    """The KnowledgeBase `_kb_to_data` described, with the types the loader gives; data of
+    another shape raises ValueError, TypeError or KeyError."""
+    entities, synonyms, stopwords, implies, off_topic, other_platforms, other_services, smalltalk = data["vocabulary"]
+    vocabulary = Vocabulary(
+        _str_map(entities, _strs),
+        _str_map(synonyms, _strs),
+        frozenset(_strs(stopwords)),
+        _str_map(implies, _strs),
+        _strs(off_topic),
+        _strs(other_platforms),
+        _strs(other_services),
+        _strs(smalltalk),
+    )
+    tuning = data["tuning"]
+    if not isinstance(tuning, dict):
+        raise TypeError("tuning must be a mapping")
+    return KnowledgeBase(
+        tuple(_topic_from_data(t) for t in _list(data["topics"])),
+        vocabulary,
+        _str_map(data["messages"], _by_lang),
+        root=_str(data["root"]),
+        declined={_lang(lang): questions for lang, questions in _str_map(data["declined"], _strs).items()},
+        tuning=tuning,
+    )
+
+
+def _topic_from_data(data: Any) -> Topic:
+    topic_id, area, title, questions, answer, services, links, related, source = data
+    return Topic(
+        id=_str(topic_id),
+        area=_str(area),
+        title=_by_lang(title),
+        questions=_by_lang(questions, _strs),
+        answer=_by_lang(answer),
+        services=_strs(services),
+        links=tuple(Link(_str(text), _str(url)) for text, url in _list(links)),
+        related=_strs(related),
+        source=_str(source),
+    )
+
+
+def _problem_from_data(data: Any) -> Problem:
+    path, line, code, message = data
+    if not isinstance(line, int):
+        raise TypeError("a problem's line must be a number")
+    return Problem(_str(path), line, _str(code), _str(message))
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, not {type(value).__name__}")
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, not {type(value).__name__}")
+    return value
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if not set(map(type, _list(value))) <= {str}:  # in C: there are thousands of questions
+        raise TypeError("expected a list of strings")
+    return tuple(value)
+
+
+def _lang(value: Any) -> Lang:
+    if value not in LANGS:
+        raise ValueError(f"not a language: {value!r}")
+    return value
+
+
+def _str_map(value: Any, convert: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a mapping, not {type(value).__name__}")
+    return {k: convert(v) for k, v in value.items()}
+
+
+def _by_lang(value: Any, convert: Any = _str) -> dict[Lang, Any]:
+    """Text in each language: exactly the languages platbot answers in, as renderers expect."""
+    if not isinstance(value, dict) or list(value) != list(LANGS):
+        raise ValueError(f"expected {' and '.join(LANGS)} texts")
+    return {lang: convert(value[lang]) for lang in LANGS}

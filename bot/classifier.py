@@ -12,14 +12,18 @@ Pure and deterministic: features in, log-scores out.
 
 from __future__ import annotations
 
+import array
+import base64
 import functools
 import heapq
 import itertools
 import math
+import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import Any
 
 from bot.normalize import MARKERS, Normalized
 
@@ -96,6 +100,40 @@ class NaiveBayes:
         offsets = tuple(log_alpha - math.log(total + alpha * vocabulary) for total in totals)
         return cls(classes, idf, postings, offsets)
 
+    def to_data(self) -> list[Any]:
+        """The fitted model as plain data, for the on-disk index (bot/cache.py): classes,
+        offsets, features, then packed runs (see `pack_numbers`) of each feature's IDF, where each
+        feature's posting ends, and the postings' classes and weights end to end."""
+        features = list(self.postings)
+        postings = [self.postings[f] for f in features]
+        return [
+            list(self.classes),
+            list(self.offsets),
+            features,
+            pack_numbers("d", [self.idf[f] for f in features]),
+            pack_numbers("q", list(itertools.accumulate(map(len, postings)))),
+            pack_numbers("q", [c for posting in postings for c in posting]),
+            pack_numbers("d", [w for posting in postings for w in posting.values()]),
+        ]
+
+    @classmethod
+    def from_data(cls, data: Sequence[Any]) -> NaiveBayes:
+        """The model `to_data` described. Data of another shape raises TypeError or ValueError;
+        the long runs are only checked for their lengths (the cache's checksum guards the rest)."""
+        classes, offsets, features, idf, ends, posting_classes, posting_weights = data
+        idf_values, ends = unpack_numbers("d", idf), unpack_numbers("q", ends)
+        posting_classes, posting_weights = unpack_numbers("q", posting_classes), unpack_numbers("d", posting_weights)
+        if not (_only(classes, str) and _only(offsets, float) and isinstance(features, list)):
+            raise TypeError("not the data of a NaiveBayes model")
+        if not (
+            len(offsets) == len(classes)
+            and len(features) == len(idf_values) == len(ends)
+            and len(posting_classes) == len(posting_weights) == (ends[-1] if ends else 0)
+        ):
+            raise ValueError("not the data of a NaiveBayes model")
+        postings = _PackedPostings(features, ends, posting_classes, posting_weights)
+        return cls(tuple(classes), dict(zip(features, idf_values, strict=True)), postings, tuple(offsets))
+
     def vector(self, bag: Counter[str]) -> dict[str, float]:
         """A text's features as the model weighs them (TF-IDF, L2-normalised). A long text
         keeps its MAX_FEATURES heaviest features: what it drops are common character trigrams,
@@ -147,6 +185,59 @@ def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float], limit: int | None =
         vector = dict(sorted(vector.items(), key=itemgetter(1), reverse=True)[:limit])
     norm = math.sqrt(sum(v * v for v in vector.values()))
     return {f: v / norm for f, v in vector.items()} if norm else {}
+
+
+class _PackedPostings(Mapping[str, Mapping[int, float]]):
+    """The postings of a model read back by `from_data`, each unpacked into the dict `fit`
+    makes the first time it is asked for: a question needs a few hundred of tens of
+    thousands, and unpacking them all was most of the cost of a cached start."""
+
+    def __init__(self, features: list[str], ends: array.array, classes: array.array, weights: array.array) -> None:
+        self._position = dict(zip(features, range(len(features)), strict=True))
+        self._ends = ends
+        self._classes = classes
+        self._weights = weights
+        self._unpacked: dict[str, dict[int, float]] = {}
+
+    def __getitem__(self, feature: str) -> dict[int, float]:
+        posting = self._unpacked.get(feature)
+        if posting is None:
+            i = self._position[feature]
+            start, end = self._ends[i - 1] if i else 0, self._ends[i]
+            posting = dict(zip(self._classes[start:end], self._weights[start:end], strict=True))
+            self._unpacked[feature] = posting
+        return posting
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._position)
+
+    def __len__(self) -> int:
+        return len(self._position)
+
+
+def _only(values: object, kind: type) -> bool:
+    """A list of `kind` and nothing else."""
+    return isinstance(values, list) and set(map(type, values)) <= {kind}
+
+
+def pack_numbers(code: str, values: list[Any]) -> str:
+    """Numbers as base64 of a little-endian array ("d": float64, "q": int64): exact, and read
+    back in one step; as JSON numbers they took several times as long to read."""
+    packed = array.array(code, values)
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return base64.b64encode(packed.tobytes()).decode("ascii")
+
+
+def unpack_numbers(code: str, text: object) -> array.array:
+    """The numbers `pack_numbers` wrote; anything else raises TypeError or ValueError."""
+    if not isinstance(text, str):
+        raise TypeError("packed numbers must be a string")
+    packed = array.array(code)
+    packed.frombytes(base64.b64decode(text, validate=True))
+    if sys.byteorder == "big":
+        packed.byteswap()
+    return packed
 
 
 def top(scores: Sequence[float], k: int) -> list[int]:

@@ -29,16 +29,17 @@ The matcher is pure and deterministic: no I/O, no clock, no randomness; ties bre
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
 from bot.calibration import Calibration, sigmoid
-from bot.classifier import NaiveBayes, features
+from bot.classifier import NaiveBayes, features, pack_numbers, unpack_numbers
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.normalize import MARKERS, OFF_TOPIC, OTHER_PLATFORM, OTHER_SERVICE, Normalized, Normalizer, detect_lang
 from bot.spelling import Speller
@@ -183,40 +184,64 @@ class Matcher:
     """An index over one knowledge base. Build once (a fraction of a second); `match` is pure."""
 
     def __init__(self, kb: KnowledgeBase, calibration: Calibration | None = None) -> None:
-        self.kb = kb
-        self.calibration = calibration or Calibration.from_mapping(kb.tuning)
-        self.normalize = Normalizer(kb.vocabulary)
-        self.triage = Triager(kb.vocabulary.smalltalk)
-        self._topics = sorted(kb.topics, key=lambda t: t.id)
-        self._index_of = {t.id: i for i, t in enumerate(self._topics)}
-        self._docs: list[dict[Lang, list[str]]] = []  # each topic's examples, by language
-        self._entity_share: list[dict[str, float]] = []
-        self._platforms: list[frozenset[str]] = []  # platforms at least half the examples name
+        self._set_up(kb, calibration, Normalizer(kb.vocabulary))
+        docs: list[dict[Lang, list[str]]] = []  # each topic's examples, by language
+        entity_share: list[dict[str, float]] = []
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         examples: list[tuple[Counter[str], str]] = []
         for i, topic in enumerate(self._topics):
             by_lang = {lang: [n for n in map(self.normalize, _documents(topic, lang)) if n.tokens] for lang in LANGS}
-            docs = [d for lang in LANGS for d in by_lang[lang]]
-            examples += [(features(d), topic.id) for d in docs]
-            self._docs.append({lang: sorted({d.text for d in by_lang[lang]}) for lang in LANGS})
-            entity_share = _share(d.entities for d in docs)
-            self._entity_share.append(entity_share)
-            self._platforms.append(frozenset(e for e, s in entity_share.items() if e in PLATFORMS and s >= 0.5))
-            for token, share in _share(set(d.tokens) for d in docs).items():
+            topic_docs = [d for lang in LANGS for d in by_lang[lang]]
+            examples += [(features(d), topic.id) for d in topic_docs]
+            docs.append({lang: sorted({d.text for d in by_lang[lang]}) for lang in LANGS})
+            entity_share.append(_share(d.entities for d in topic_docs))
+            for token, share in _share(set(d.tokens) for d in topic_docs).items():
                 postings[token].append((i, share))
-        self._declined_docs: dict[Lang, list[str]] = {}
-        # Only out-of-scope examples sharing a word with the question can be close to it.
-        self._declined_postings: dict[Lang, dict[str, list[int]]] = {}
+        declined_docs: dict[Lang, list[str]] = {}
         for lang in LANGS:
             declined = [n for n in map(self.normalize, kb.declined.get(lang, ())) if n.tokens]
             examples += [(features(n), DECLINED) for n in declined]
-            self._declined_docs[lang] = sorted({n.text for n in declined})
+            declined_docs[lang] = sorted({n.text for n in declined})
+        bayes = NaiveBayes.fit(examples, alpha=self.calibration.alpha) if examples else None
+        self._index(docs, entity_share, dict(postings), declined_docs, bayes, known_typos=None)
+
+    def _set_up(self, kb: KnowledgeBase, calibration: Calibration | None, normalizer: Normalizer) -> None:
+        self.kb = kb
+        self.calibration = calibration or Calibration.from_mapping(kb.tuning)
+        self.normalize = normalizer
+        self.triage = Triager(kb.vocabulary.smalltalk)
+        self._topics = sorted(kb.topics, key=lambda t: t.id)
+        self._index_of = {t.id: i for i, t in enumerate(self._topics)}
+
+    def _index(
+        self,
+        docs: list[dict[Lang, list[str]]],
+        entity_share: list[dict[str, float]],
+        postings: Mapping[str, list[tuple[int, float]]],
+        declined_docs: dict[Lang, list[str]],
+        bayes: NaiveBayes | None,
+        known_typos: Mapping[str, str] | None,
+    ) -> None:
+        """Everything else the matcher reads, from what indexing the examples found (or the
+        on-disk index kept): each topic's normalised examples, the share of them naming each
+        entity and using each token, the out-of-scope examples, and the classifier."""
+        self._docs = docs
+        self._entity_share = entity_share
+        self._postings = postings  # each token's topics and the share of their examples using it
+        # Platforms at least half the examples name.
+        self._platforms = [
+            frozenset(e for e, s in share.items() if e in PLATFORMS and s >= 0.5) for share in entity_share
+        ]
+        self._declined_docs = declined_docs
+        # Only out-of-scope examples sharing a word with the question can be close to it.
+        self._declined_postings: dict[Lang, dict[str, list[int]]] = {}
+        for lang in LANGS:
             postings_of_lang: dict[str, list[int]] = defaultdict(list)
             for d, text in enumerate(self._declined_docs[lang]):
                 for token in set(text.split()):
                     postings_of_lang[token].append(d)
             self._declined_postings[lang] = dict(postings_of_lang)
-        self._bayes = NaiveBayes.fit(examples, alpha=self.calibration.alpha) if examples else None
+        self._bayes = bayes
         self._bayes_topic = [self._index_of.get(c, -1) for c in self._bayes.classes] if self._bayes else []
         self._bayes_class = [-1] * len(self._topics)
         for c, i in enumerate(self._bayes_topic):
@@ -237,7 +262,68 @@ class Matcher:
             t: {i: self._idf[t] * (0.4 + 0.6 * share) for i, share in p} for t, p in postings.items()
         }
         topics_per_word = {token: len(posting) for token, posting in postings.items()}
-        self._speller = Speller(topics_per_word, _vocabulary_words(kb), self.normalize.entities)
+        words = (topics_per_word, _vocabulary_words(self.kb), self.normalize.entities)
+        self._speller = Speller(*words) if known_typos is None else Speller.from_data(*words, known_typos)
+
+    def to_data(self) -> dict[str, Any]:
+        """The built index as plain data, for the on-disk index (bot/cache.py): what indexing
+        the examples, fitting the classifier and finding known typos produced. Everything
+        else `from_data` derives again, the same way `__init__` does."""
+        tokens = list(self._postings)
+        return {
+            "normalizer": self.normalize.to_data(),
+            "docs": [[docs[lang] for lang in LANGS] for docs in self._docs],
+            "entity_share": self._entity_share,
+            "postings": [
+                tokens,
+                [[i for i, _ in self._postings[t]] for t in tokens],
+                pack_numbers("d", [share for t in tokens for _, share in self._postings[t]]),
+            ],
+            "declined_docs": [self._declined_docs[lang] for lang in LANGS],
+            "bayes": self._bayes.to_data() if self._bayes is not None else None,
+            "speller": self._speller.to_data(),
+        }
+
+    @classmethod
+    def from_data(cls, kb: KnowledgeBase, data: Mapping[str, Any]) -> Matcher:
+        """The matcher `to_data` described, for the same knowledge base (the caller makes sure
+        of that). Data of another shape raises TypeError, ValueError or KeyError."""
+        matcher = cls.__new__(cls)
+        matcher._set_up(kb, None, Normalizer.from_data(kb.vocabulary, data["normalizer"]))
+        n = len(matcher._topics)
+        docs, entity_share, declined_docs = data["docs"], data["entity_share"], data["declined_docs"]
+        tokens, indexes, shares = data["postings"]
+        shares = unpack_numbers("d", shares)
+        every_index = list(itertools.chain.from_iterable(indexes)) if _is_list_of(indexes, list) else []
+        if not (
+            _is_list_of(docs, list, n)
+            and all(_is_list_of(pair, list, len(LANGS)) and all(_is_list_of(d, str) for d in pair) for pair in docs)
+            and _is_list_of(entity_share, dict, n)
+            and all(_is_list_of(list(share.values()), float) for share in entity_share)
+            and _is_list_of(tokens, str)
+            and _is_list_of(indexes, list, len(tokens))
+            and all(indexes)  # every token is some topic's
+            and _is_list_of(every_index, int)
+            and 0 <= min(every_index, default=0) <= max(every_index, default=0) < n
+            and len(shares) == len(every_index)
+            and _is_list_of(declined_docs, list, len(LANGS))
+            and all(_is_list_of(d, str) for d in declined_docs)
+        ):
+            raise ValueError("not the data of a Matcher for this knowledge base")
+        # Each token takes as many shares from the one run as it has topics (zip asks its
+        # first iterable first, so it stops without taking a share too many).
+        run = iter(shares)
+        postings = {t: list(zip(i, run, strict=False)) for t, i in zip(tokens, indexes, strict=True)}
+        bayes = NaiveBayes.from_data(data["bayes"]) if data["bayes"] is not None else None
+        matcher._index(
+            [dict(zip(LANGS, pair, strict=True)) for pair in docs],
+            entity_share,
+            postings,
+            dict(zip(LANGS, declined_docs, strict=True)),
+            bayes,
+            data["speller"],
+        )
+        return matcher
 
     def with_calibration(self, calibration: Calibration) -> Matcher:
         """The same index deciding with other weights and thresholds (for `platbot tune`); the
@@ -486,6 +572,11 @@ def _vocabulary_words(kb: KnowledgeBase) -> set[str]:
         words.add(canonical)
         words.update(a.casefold() for a in aliases if a.isascii() and a.isalpha())
     return words
+
+
+def _is_list_of(value: object, kind: type, length: int | None = None) -> bool:
+    """A list of `kind` and nothing else, of `length` items if given (checked in C: some are long)."""
+    return isinstance(value, list) and (length is None or len(value) == length) and set(map(type, value)) <= {kind}
 
 
 def _share(groups: Iterable[Iterable[str]]) -> dict[str, float]:

@@ -19,6 +19,7 @@ Pure: build once from the index's words, then `correct` is a function of its inp
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 
@@ -36,19 +37,58 @@ class Speller:
         topics_per_word: Mapping[str, int],
         vocabulary: Collection[str],
         names: Collection[str],
+        known_typos: Mapping[str, str] | None = None,
     ) -> None:
         """`topics_per_word`: every token of the index and how many topics use it;
-        `vocabulary`: the vocabulary's own words; `names`: words never to touch (products)."""
+        `vocabulary`: the vocabulary's own words; `names`: words never to touch (products);
+        `known_typos`: what an earlier Speller on the same words found (`to_data`), since
+        finding them is the slow part."""
         self._known = frozenset(topics_per_word)
         self._topics_per_word = topics_per_word
-        common = sorted(w for w, n in topics_per_word.items() if len(w) >= 5 and _plain(w) and n >= 2)
-        self._common = _DeletionIndex(common)
-        self._common_by_length: dict[int, list[str]] = defaultdict(list)
-        for word in common:
-            self._common_by_length[len(word)].append(word)
-        self._vocabulary = _DeletionIndex(sorted(w for w in vocabulary if 3 <= len(w) <= 6 and w in self._known))
-        self.known_typos = _known_typos(topics_per_word, self._common, frozenset(names) | frozenset(vocabulary))
+        self._vocabulary_words = vocabulary
+        if known_typos is None:
+            known_typos = _known_typos(topics_per_word, self._common, frozenset(names) | frozenset(vocabulary))
+        self.known_typos = known_typos
         self._seen: dict[str, str | None] = {}
+
+    # The candidate indexes are built the first time a word needs them: a Speller read back
+    # from the on-disk index often answers a whole `platbot ask` without them.
+
+    @functools.cached_property
+    def _common_words(self) -> list[str]:
+        return sorted(w for w, n in self._topics_per_word.items() if len(w) >= 5 and _plain(w) and n >= 2)
+
+    @functools.cached_property
+    def _common(self) -> _DeletionIndex:
+        return _DeletionIndex(self._common_words)
+
+    @functools.cached_property
+    def _common_by_length(self) -> dict[int, list[str]]:
+        by_length: dict[int, list[str]] = defaultdict(list)
+        for word in self._common_words:
+            by_length[len(word)].append(word)
+        return by_length
+
+    @functools.cached_property
+    def _vocabulary(self) -> _DeletionIndex:
+        return _DeletionIndex(sorted(w for w in self._vocabulary_words if 3 <= len(w) <= 6 and w in self._known))
+
+    def to_data(self) -> dict[str, str]:
+        """What `from_data` needs besides the words it was built on, as plain data."""
+        return dict(self.known_typos)
+
+    @classmethod
+    def from_data(
+        cls,
+        topics_per_word: Mapping[str, int],
+        vocabulary: Collection[str],
+        names: Collection[str],
+        data: Mapping[str, str],
+    ) -> Speller:
+        """The Speller `to_data` described, for the same words. Data of another shape raises TypeError."""
+        if not (isinstance(data, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in data.items())):
+            raise TypeError("not the data of a Speller")
+        return cls(topics_per_word, vocabulary, names, known_typos=data)
 
     def correct(self, token: str) -> str | None:
         """The word `token` is a typo of, or None (remembered: a word comes back often)."""
