@@ -3,16 +3,23 @@
 Only this module talks to the terminal. Errors a person can fix end as one line on stderr
 and a non-zero exit, never a traceback. Slack is imported by `serve` alone, so `ask` starts
 fast.
+
+Text in is UTF-8 and text out never fails, whatever the locale: a byte that does not decode
+becomes U+FFFD in its own line or argument only, JSON is always written as UTF-8, and a
+character the terminal cannot show becomes "?".
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from bot.cache import load_matcher
 from bot.errors import PlatbotError
@@ -41,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    _decode_input_leniently(sys.stdin)
+    _encode_output_safely(sys.stdout, utf8=getattr(args, "json", False))
     try:
         return int(args.run(args))
     except PlatbotError as exc:
@@ -50,6 +59,43 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK  # `platbot list | head` closed the pipe; nothing was lost
+
+
+def _decode_input_leniently(stream: TextIO) -> None:
+    """Read `stream` as UTF-8, a bad byte costing one character (U+FFFD), never the line or the run."""
+    # Both `for line in sys.stdin` and input() decode with the stream's own encoding and errors,
+    # which are strict on a UTF-8 locale and surrogate escapes on C.UTF-8. A test's StringIO is
+    # text already and is left alone.
+    if isinstance(stream, io.TextIOWrapper):
+        # main() run again in a process that has read from stdin already: it was set the first time.
+        with contextlib.suppress(io.UnsupportedOperation):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+
+
+def _encode_output_safely(stream: TextIO, utf8: bool) -> None:
+    """JSON goes out as UTF-8 whatever the locale; text in the locale's encoding, "?" for what it lacks."""
+    if isinstance(stream, io.TextIOWrapper):
+        if utf8:
+            stream.reconfigure(encoding="utf-8", errors="replace")
+        else:
+            stream.reconfigure(errors="replace")
+
+
+def _decoded_argument(arg: str) -> str:
+    """A command-line word as UTF-8 text, a byte that does not decode becoming U+FFFD."""
+    try:
+        arg.encode("utf-8")
+    except UnicodeEncodeError:
+        # Python hands on argument bytes its locale could not decode as lone surrogates
+        # (PEP 383); os.fsencode gives the bytes back. Text that decoded is left as it was.
+        return os.fsencode(arg).decode("utf-8", "replace")
+    return arg
+
+
+def _json_line(data: Any) -> str:
+    # Non-ASCII stays readable; every string has come through a decoder with errors="replace",
+    # so no lone surrogate reaches the UTF-8 output.
+    return json.dumps(data, ensure_ascii=False)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,7 +162,7 @@ def _load(args: argparse.Namespace) -> tuple[KnowledgeBase, Matcher]:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    question = " ".join(args.question)
+    question = " ".join(_decoded_argument(word) for word in args.question)
     if not args.question:
         if not args.json:
             raise UsageError('ask needs a question, e.g. platbot ask "how do I schedule jobs on ECS?"')
@@ -127,7 +173,7 @@ def _ask(args: argparse.Namespace) -> int:
     kb, matcher = _load(args)
     result = matcher.match(question, args.lang)
     if args.json:
-        print(json.dumps(result_json(kb, result), ensure_ascii=False))
+        print(_json_line(result_json(kb, result)))
     else:
         print(result_for_terminal(kb, result, color=sys.stdout.isatty()))
     return EXIT_OK
@@ -138,9 +184,9 @@ def _ask_stream(kb: KnowledgeBase, matcher: Matcher, lines: Iterable[str], out: 
     for line in lines:
         question = line.rstrip("\r\n")
         if not question.strip():
-            print(json.dumps({"query": question, "error": "empty question"}), file=out)
+            print(_json_line({"query": question, "error": "empty question"}), file=out)
             continue
-        print(json.dumps(result_json(kb, matcher.match(question, lang)), ensure_ascii=False), file=out)
+        print(_json_line(result_json(kb, matcher.match(question, lang))), file=out)
         out.flush()
     return EXIT_OK
 
@@ -173,8 +219,16 @@ def _chat(args: argparse.Namespace) -> int:
     kb, matcher = _load(args)
     color = sys.stdout.isatty()
     print("platbot chat: ask a question; a number picks a suggestion; 'quit' or Ctrl-D ends.")
+    try:
+        return _chat_loop(kb, matcher, args.lang, color)
+    except KeyboardInterrupt:
+        print()  # Ctrl-C: the shell's prompt starts on a line of its own
+        return 130
+
+
+def _chat_loop(kb: KnowledgeBase, matcher: Matcher, forced: Lang | None, color: bool) -> int:
     choices: list[Topic] = []
-    lang: Lang = args.lang or "en"
+    lang: Lang = forced or "en"
     while True:
         try:
             line = input("\n> ").strip()
@@ -193,7 +247,7 @@ def _chat(args: argparse.Namespace) -> int:
             else:
                 print(f"Pick a number from 1 to {len(choices)}, or ask another question.")
             continue
-        result = matcher.match(line, args.lang)
+        result = matcher.match(line, forced)
         lang = result.lang
         choices = terminal_choices(result)
         print(result_for_terminal(kb, result, color))

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pty
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -205,3 +210,193 @@ def test_python_dash_m_runs_the_cli() -> None:
         cwd=KNOWLEDGE.parent,
     )
     assert done.returncode == 0 and json.loads(done.stdout)["intent"] == "ecs-scheduled-tasks"
+
+
+# Bytes from outside. Each test runs the installed `platbot` script the way a shell does, with
+# bytes in and bytes out, under each of these environments.
+_SCRIPT = Path(sys.executable).with_name("platbot")
+PLATBOT = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot"]
+JA_Q = "ECSでバッチを定期実行したい"
+LOCALES = {
+    "C": {"LC_ALL": "C"},
+    "C.UTF-8": {"LC_ALL": "C.UTF-8"},
+    # Decodes strictly where en_US.UTF-8 is installed; where it is not, Python falls back to C.
+    "en_US.UTF-8": {"LANG": "en_US.UTF-8"},
+    # What en_US.UTF-8 gives wherever it is installed: strict UTF-8 decoding and encoding.
+    "strict UTF-8": {"PYTHONIOENCODING": "utf-8:strict"},
+    # A terminal that shows ASCII only.
+    "ASCII": {"LC_ALL": "C", "PYTHONUTF8": "0"},
+}
+_LOCALE_VARIABLES = {"LANG", "LANGUAGE", "PYTHONIOENCODING", "PYTHONUTF8", "PYTHONCOERCECLOCALE"}
+
+
+@pytest.fixture(scope="session")
+def index_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index for every `platbot` started here, so each run after the first loads it in a blink."""
+    return tmp_path_factory.mktemp("cli-index")
+
+
+def platbot_env(index_cache: Path, locale: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _LOCALE_VARIABLES and not k.startswith("LC_")}
+    return {**env, **LOCALES[locale], "PLATBOT_CACHE_DIR": str(index_cache)}
+
+
+def platbot(index_cache: Path, locale: str, *argv: str | bytes, stdin: bytes = b"") -> tuple[int, bytes, bytes]:
+    done = subprocess.run(
+        [*PLATBOT, "--knowledge", str(KNOWLEDGE), *argv],
+        input=stdin,
+        capture_output=True,
+        env=platbot_env(index_cache, locale),
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_invalid_utf8_on_stdin_costs_only_its_own_characters(index_cache: Path, locale: str) -> None:
+    lines = [
+        SCHEDULE_Q.encode(),
+        b"\xff\xfe",
+        "ECSで".encode() + b"\xe3\x81" + "バッチを定期実行したい".encode(),  # a character cut short
+        b"what's for lunch?",
+    ]
+    code, out, err = platbot(index_cache, locale, "ask", "--json", stdin=b"\n".join(lines) + b"\n")
+    assert code == 0 and err == b""
+    rows = [json.loads(line) for line in out.decode("utf-8").splitlines()]  # strict: every byte is UTF-8
+    assert [r["query"] for r in rows] == [
+        SCHEDULE_Q,
+        "\ufffd\ufffd",
+        "ECSで\ufffdバッチを定期実行したい",
+        "what's for lunch?",
+    ]
+    assert [r["intent"] for r in rows] == ["ecs-scheduled-tasks", None, "ecs-scheduled-tasks", None]
+    assert rows[1]["outcome"] == "decline" and rows[2]["lang"] == "ja"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_question_argument_with_invalid_bytes_is_answered(index_cache: Path, locale: str) -> None:
+    code, out, err = platbot(index_cache, locale, "ask", "--json", SCHEDULE_Q.encode() + b" \xff")
+    assert code == 0 and err == b""
+    data = json.loads(out.decode("utf-8"))
+    assert data["query"] == SCHEDULE_Q + " \ufffd" and data["intent"] == "ecs-scheduled-tasks"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("question", [SCHEDULE_Q, JA_Q], ids=["en", "ja"])
+def test_text_answers_print_on_every_locale(index_cache: Path, locale: str, question: str) -> None:
+    code, out, err = platbot(index_cache, locale, "ask", question)
+    assert code == 0 and err == b""
+    # On an ASCII terminal the Japanese and the bullets print as "?", the product names as they are.
+    assert b"EventBridge Scheduler" in out.splitlines()[0]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_chat_survives_invalid_bytes_and_ends_on_ctrl_d(index_cache: Path, locale: str, real_kb) -> None:
+    code, out, err = platbot(index_cache, locale, "chat", stdin=b"\xff\xfe\n" + SCHEDULE_Q.encode() + b"\n")
+    assert code == 0 and err == b""
+    text = out.decode("utf-8")
+    assert real_kb.message("unknown", "en").splitlines()[0] in text and "EventBridge Scheduler" in text
+    assert text.count("\n> ") == 3 and text.endswith("> \n")  # end of input: a fresh line, then out
+
+
+def read_until(fd: int, marker: bytes | None) -> bytes:
+    """What platbot prints on `fd` up to and including `marker`, or (None) until it ends."""
+    seen = b""
+    while marker is None or marker not in seen:
+        ready, _, _ = select.select([fd], [], [], 60)  # only so that a hang fails instead of waiting forever
+        try:
+            chunk = os.read(fd, 4096) if ready else b""
+        except OSError:  # a terminal whose other end has gone
+            chunk = b""
+        if not chunk:
+            if marker:
+                pytest.fail(f"no {marker!r} from platbot; it printed {seen!r}")
+            return seen
+        seen += chunk
+    return seen
+
+
+def wait_until_reading(pid: int) -> None:
+    """Return once `pid`, having shown its prompt, sleeps: it is then blocked reading the next line.
+
+    Python notices a SIGINT that lands between the prompt and the read only when the read returns,
+    so a Ctrl-C sent any earlier would leave the chat, and the test, waiting for input that never comes.
+    """
+    stat = Path(f"/proc/{pid}/stat")
+    for _ in range(6000):
+        if not stat.exists():
+            return  # not Linux: nothing to look at, and the gap is a few microseconds wide
+        if stat.read_text().rsplit(")", 1)[1].split()[0] == "S":
+            return
+        time.sleep(0.01)
+    pytest.fail(f"platbot (pid {pid}) never waited for input")
+
+
+def wait_for_exit(pid: int) -> int:
+    for _ in range(6000):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.01)
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    pytest.fail(f"platbot (pid {pid}) did not end on Ctrl-C")
+
+
+@pytest.fixture
+def deadline():
+    """Fail a test that talks to a child process after two minutes, whatever it is blocked in:
+    a hung terminal must cost CI one failure, not its time limit."""
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError("the test did not finish in 120 s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(120)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.usefixtures("deadline")
+def test_chat_ends_on_a_fresh_line_on_ctrl_c(index_cache: Path) -> None:
+    chat = subprocess.Popen(
+        [*PLATBOT, "--knowledge", str(KNOWLEDGE), "chat"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=platbot_env(index_cache, "C.UTF-8"),
+        # A shell running the tests in the background ignores SIGINT, and its children with it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    shown = read_until(chat.stdout.fileno(), b"\n> ")
+    wait_until_reading(chat.pid)
+    chat.send_signal(signal.SIGINT)
+    try:
+        rest, err = chat.communicate(timeout=60)
+    finally:
+        chat.kill()  # a no-op once it has ended
+    assert chat.returncode == 130 and err == b""  # no traceback
+    assert (shown + rest).endswith(b"> \n")
+
+
+@pytest.mark.usefixtures("deadline")
+def test_chat_at_a_terminal_reads_any_bytes_and_stops_on_ctrl_c(index_cache: Path, real_kb) -> None:
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: become `platbot chat` on the new terminal
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            argv = [*PLATBOT, "--knowledge", str(KNOWLEDGE), "chat"]
+            os.execve(argv[0], argv, platbot_env(index_cache, "strict UTF-8"))
+        finally:
+            os._exit(127)
+    shown = read_until(terminal, b"\n> ")
+    os.write(terminal, b"\xff\xfe\r")  # bytes that are not UTF-8, typed, then Enter
+    shown += read_until(terminal, b"\n> ")
+    wait_until_reading(pid)
+    os.write(terminal, b"\x03")  # Ctrl-C: the terminal sends SIGINT
+    shown += read_until(terminal, None)
+    os.close(terminal)
+    assert wait_for_exit(pid) == 130
+    assert b"Traceback" not in shown and real_kb.message("unknown", "en").splitlines()[0].encode() in shown
+    assert shown.endswith(b"> ^C\r\n")
