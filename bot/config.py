@@ -19,6 +19,11 @@ Mode = Literal["socket", "http"]
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_COMMAND = "/platform"
 DEFAULT_PORT = 3000
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 8
+# Upper bounds that catch a typo (WEB_CONCURRENCY=200 forks 200 processes) long before a real need.
+MAX_WORKERS = 64
+MAX_THREADS = 256
 
 _APPS_PAGE = "https://api.slack.com/apps"
 _WHERE = {
@@ -97,6 +102,24 @@ class Settings:
         )
 
 
+def web_concurrency(env: Mapping[str, str]) -> int:
+    """WEB_CONCURRENCY: gunicorn worker processes for `platbot serve http` (Heroku and others set
+    it to suit the machine). Checked before gunicorn is imported, which reads it too, and would
+    end a bad value in a traceback."""
+    value = _value(env, "WEB_CONCURRENCY")
+    if value is None:
+        return DEFAULT_WORKERS
+    workers = whole_number(value)
+    if workers is None or not 1 <= workers <= MAX_WORKERS:
+        raise SettingsError(f"WEB_CONCURRENCY must be a whole number of worker processes, from 1 to {MAX_WORKERS}")
+    return workers
+
+
+def whole_number(text: str) -> int | None:
+    """`text` as a whole number, or None: ASCII digits only (str.isdigit also accepts '²')."""
+    return int(text) if re.fullmatch(r"[0-9]{1,18}", text.strip()) else None
+
+
 def _value(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
     return value.strip() if value and value.strip() else None
@@ -132,9 +155,10 @@ def _port(env: Mapping[str, str]) -> int:
     value = _value(env, "PORT")
     if value is None:
         return DEFAULT_PORT
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    port = whole_number(value)
+    if port is None or not 0 < port < 65536:
         raise SettingsError("PORT must be a TCP port number between 1 and 65535")
-    return int(value)
+    return port
 
 
 def _api_url(env: Mapping[str, str]) -> str:

@@ -6,6 +6,7 @@
 
 Both start the same way: settings checked, knowledge loaded, the bot token verified with
 auth.test; any failure ends as one line on stderr and a non-zero exit, before serving.
+gunicorn is imported only then: it reads WEB_CONCURRENCY when imported, unchecked.
 """
 
 from __future__ import annotations
@@ -13,29 +14,31 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.error import URLError
+from urllib.parse import urlsplit
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
-from bot.config import Mode, Settings
+from bot.config import DEFAULT_THREADS, MAX_THREADS, MAX_WORKERS, Mode, Settings, web_concurrency, whole_number
 from bot.errors import PlatbotError, SettingsError
 from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
 from bot.slack.app import build_app, load_engine
 from bot.slack.dedupe import EventLog, SeenEvents, SharedSeenEvents
+from bot.slack.failures import TOKEN_ERRORS
 from bot.slack.redact import configure_logging
-from bot.slack.wsgi import GunicornServer, gunicorn_options, make_wsgi
 
 EXIT_OK, EXIT_FAILED, EXIT_SETTINGS = 0, 1, 2
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -51,15 +54,17 @@ class Server(Protocol):
 @dataclass
 class HttpServer:
     app: App
+    application: Any  # the WSGI app gunicorn serves: bot.slack.wsgi.SlackEdge in front of `app`
     options: dict[str, Any]
-    health: dict[str, Any]
     seen_events: Path  # the workers' shared record of handled event ids
 
     def run(self) -> int:
+        from bot.slack.wsgi import GunicornServer
+
         log.info("serving Slack over HTTP on %s", self.options["bind"][0])
         master = os.getpid()
         try:
-            GunicornServer(make_wsgi(self.app, self.health), self.options).run()
+            GunicornServer(self.application, self.options).run()
         except SystemExit as stop:  # gunicorn's arbiter and workers leave through sys.exit
             if stop.code is None:
                 return EXIT_OK
@@ -109,7 +114,10 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return EXIT_SETTINGS
     configure_logging(log_level, settings.secrets())
     try:
-        workers = args.workers or _web_concurrency(env)
+        workers = web_concurrency(env)  # checked even when --workers overrides it: gunicorn reads it
+        if env is os.environ and "WEB_CONCURRENCY" in env:
+            os.environ["WEB_CONCURRENCY"] = str(workers)  # gunicorn's bare int() takes no " 2" or ""
+        workers = args.workers or workers
         server = prepare(
             settings,
             knowledge=args.knowledge,
@@ -130,7 +138,7 @@ def prepare(
     knowledge: Path | None = None,
     bind: str | None = None,
     workers: int = 2,
-    threads: int = 8,
+    threads: int = DEFAULT_THREADS,
     log_level: str = "INFO",
 ) -> Server:
     """Everything short of serving: the knowledge, the app with its listeners, the server.
@@ -138,18 +146,24 @@ def prepare(
     The HTTP app is built here, before gunicorn forks its workers, so a bad token or an
     empty knowledge base stops start-up once, with one line.
     """
+    address = bind or f"0.0.0.0:{settings.port}"
+    if settings.app_token is None:
+        _check_bind(address)
     kb, matcher = load_engine(knowledge)
     if settings.app_token is not None:
         app = _verified_app(settings, kb, matcher, SeenEvents())
         return SocketModeServer(app, SocketModeHandler(app, settings.app_token.reveal()))
+    from bot.slack.wsgi import SlackEdge, gunicorn_options  # gunicorn: only once the settings are checked
+
     seen_events = Path(tempfile.mkdtemp(prefix="platbot-events-"))
     try:
         app = _verified_app(settings, kb, matcher, SharedSeenEvents(seen_events))
     except PlatbotError:
         shutil.rmtree(seen_events, ignore_errors=True)
         raise
-    options = gunicorn_options(bind or f"0.0.0.0:{settings.port}", workers, threads, log_level)
-    return HttpServer(app, options, {"topics": len(kb.topics)}, seen_events)
+    secret = settings.signing_secret.reveal() if settings.signing_secret else ""
+    edge = SlackEdge(app, secret, {"topics": len(kb.topics)})
+    return HttpServer(app, edge, gunicorn_options(address, workers, threads, log_level), seen_events)
 
 
 def _verified_app(settings: Settings, kb: KnowledgeBase, matcher: Matcher, seen: EventLog) -> App:
@@ -157,17 +171,58 @@ def _verified_app(settings: Settings, kb: KnowledgeBase, matcher: Matcher, seen:
         return build_app(settings, kb, matcher, seen=seen)
     except BoltError as exc:
         # bolt raises this from inside its SlackApiError handler for auth.test.
-        cause = exc.__context__
-        code = cause.response.get("error", "error") if isinstance(cause, SlackApiError) else "error"
-        raise SettingsError(
-            f"SLACK_BOT_TOKEN was rejected by Slack's auth.test ({code}): reinstall the app to the "
-            "workspace and copy the Bot User OAuth Token again from OAuth & Permissions"
-        ) from None
+        raise _auth_test_failure(settings, exc.__context__) from None
     except (URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise PlatbotError(
             f"cannot reach the Slack Web API at {settings.api_url} ({reason}); check SLACK_API_URL"
         ) from None
+
+
+# auth.test's error codes that mean the token itself is wrong.
+_SLACK_ERROR_CODE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def _auth_test_failure(settings: Settings, cause: BaseException | None) -> PlatbotError:
+    """Why auth.test failed, in one line. Only Slack's own answer (JSON with an error code) can
+    say that the token is wrong; anything else (an HTML page from a proxy, a gateway's error)
+    means SLACK_API_URL does not lead to the Slack Web API."""
+    host = _api_host(settings)
+    if not isinstance(cause, SlackApiError):
+        return PlatbotError(f"auth.test at {host} failed ({type(cause).__name__}); check SLACK_API_URL")
+    data = cause.response.data
+    code = data.get("error") if isinstance(data, dict) and isinstance(data.get("ok"), bool) else None
+    if isinstance(code, str) and _SLACK_ERROR_CODE.fullmatch(code):
+        if code in TOKEN_ERRORS:
+            return SettingsError(
+                f"SLACK_BOT_TOKEN was rejected by Slack's auth.test ({code}): reinstall the app to the "
+                "workspace and copy the Bot User OAuth Token again from OAuth & Permissions"
+            )
+        return PlatbotError(f"Slack's auth.test at {host} failed ({code}); check SLACK_API_URL")
+    headers = {name.lower(): value for name, value in cause.response.headers.items()}
+    content_type = str(headers.get("content-type") or "no content type").split(";")[0]
+    return PlatbotError(
+        f"the Slack Web API at {host} answered auth.test with something unexpected "
+        f"(HTTP {cause.response.status_code}, {content_type}), not Slack's JSON: check SLACK_API_URL "
+        "and any proxy on the way"
+    )
+
+
+def _api_host(settings: Settings) -> str:
+    """SLACK_API_URL's host and port: never a user or password it may carry."""
+    return urlsplit(settings.api_url).netloc.rpartition("@")[2]
+
+
+def _check_bind(bind: str) -> None:
+    """gunicorn checks --bind only once serving starts, with a traceback: check it first."""
+    if bind.startswith(("unix:", "fd://")):
+        if bind.startswith("fd://") and whole_number(bind[5:]) is None:
+            raise SettingsError("--bind fd://N needs a file descriptor number")
+        return
+    host, colon, port = bind.rpartition(":")
+    number = whole_number(port) if colon else None
+    if not host or number is None or number > 65535:
+        raise SettingsError("--bind must be HOST:PORT (such as 0.0.0.0:3000), unix:PATH or fd://N")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -180,8 +235,15 @@ def _parser() -> argparse.ArgumentParser:
         help="auto (default): Socket Mode when SLACK_APP_TOKEN is set, else HTTP",
     )
     parser.add_argument("--bind", help="HTTP address, gunicorn syntax (default: 0.0.0.0:$PORT)")
-    parser.add_argument("--workers", type=_positive, help="HTTP worker processes (default: $WEB_CONCURRENCY or 2)")
-    parser.add_argument("--threads", type=_positive, default=8, help="threads per HTTP worker (default: 8)")
+    parser.add_argument(
+        "--workers", type=_count(MAX_WORKERS), help="HTTP worker processes (default: $WEB_CONCURRENCY or 2)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=_count(MAX_THREADS),
+        default=DEFAULT_THREADS,
+        help=f"threads per HTTP worker (default: {DEFAULT_THREADS})",
+    )
     parser.add_argument("--knowledge", type=Path, metavar="DIR", help="knowledge directory")
     parser.add_argument(
         "--log-level",
@@ -192,18 +254,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _web_concurrency(env: Mapping[str, str]) -> int:
-    """Heroku and others set WEB_CONCURRENCY to the worker count that suits the machine."""
-    value = (env.get("WEB_CONCURRENCY") or "2").strip()
-    if not value.isdigit() or int(value) < 1:
-        raise SettingsError("WEB_CONCURRENCY must be a whole number of worker processes, at least 1")
-    return int(value)
+def _count(maximum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        number = whole_number(text)
+        if number is None or not 1 <= number <= maximum:
+            raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {maximum}")
+        return number
 
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
-    return int(text)
+    return parse
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,31 @@ def slack(http_server: RunningServer, fake_slack: FakeSlack) -> SlackSender:
     """Sends signed requests to the running server; the fake Web API starts each test empty."""
     fake_slack.reset()
     return SlackSender(http_server.port)
+
+
+@pytest.fixture(scope="session")
+def html_api_url() -> Iterator[str]:
+    """A SLACK_API_URL whose every answer is an HTML page, as from a proxy's sign-in page or a
+    load balancer in front of something else: not the Slack Web API."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            page = b"<html><body><h1>Please sign in to continue</h1></body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/"
+    server.shutdown()
+    server.server_close()
+    thread.join()

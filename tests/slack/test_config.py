@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from bot.config import DEFAULT_API_URL, Secret, Settings
+from bot.config import DEFAULT_API_URL, MAX_WORKERS, Secret, Settings, web_concurrency
 from bot.errors import SettingsError
 from bot.slack import serve
 from tests.slack.fakes import APP_TOKEN, BOT_TOKEN, REVOKED_TOKEN, SIGNING_SECRET, FakeSlack
@@ -65,6 +69,7 @@ def test_everything_can_be_set() -> None:
         (HTTP_ENV, "socket", "SLACK_APP_TOKEN"),
         ({**HTTP_ENV, "PORT": "eighty"}, None, "PORT"),
         ({**HTTP_ENV, "PORT": "70000"}, None, "PORT"),
+        ({**HTTP_ENV, "PORT": "²"}, None, "PORT"),  # str.isdigit() says yes, int() says no
         ({**HTTP_ENV, "SLACK_API_URL": "ftp://example.org/api/"}, None, "SLACK_API_URL"),
         ({**HTTP_ENV, "PLATBOT_COMMAND": "Ask Platform"}, None, "PLATBOT_COMMAND"),
     ],
@@ -120,7 +125,10 @@ def test_serve_with_a_revoked_token_stops_before_serving(
     assert REVOKED_TOKEN not in err
 
 
-@pytest.mark.parametrize(("variable", "value"), [("LOG_LEVEL", "chatty"), ("WEB_CONCURRENCY", "many")])
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("LOG_LEVEL", "chatty"), ("WEB_CONCURRENCY", "many"), ("WEB_CONCURRENCY", "0"), ("WEB_CONCURRENCY", "5000")],
+)
 def test_serve_rejects_bad_process_settings_in_one_line(
     capsys: pytest.CaptureFixture[str], root_logging: None, variable: str, value: str
 ) -> None:
@@ -129,3 +137,74 @@ def test_serve_rejects_bad_process_settings_in_one_line(
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith(f"platbot: error: {variable}")
+
+
+@pytest.mark.parametrize(
+    ("value", "workers"), [(None, 2), ("4", 4), (" 3 ", 3), ("", 2), (str(MAX_WORKERS), MAX_WORKERS)]
+)
+def test_web_concurrency_is_the_number_of_http_workers(value: str | None, workers: int) -> None:
+    env = {} if value is None else {"WEB_CONCURRENCY": value}
+
+    assert web_concurrency(env) == workers
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "2.5", "²", str(MAX_WORKERS + 1)])
+def test_a_bad_web_concurrency_is_one_line_naming_it(value: str) -> None:
+    with pytest.raises(SettingsError, match=r"^WEB_CONCURRENCY must be a whole number"):
+        web_concurrency({"WEB_CONCURRENCY": value})
+
+
+def test_serve_with_an_api_url_that_answers_html_says_so_and_blames_no_token(
+    html_api_url: str, capsys: pytest.CaptureFixture[str], root_logging: None
+) -> None:
+    code = serve.main(["http"], env={**HTTP_ENV, "SLACK_API_URL": html_api_url})
+
+    err = capsys.readouterr().err
+    assert code == 1
+    [line] = [line for line in err.splitlines() if line.startswith("platbot: error:")]
+    host = html_api_url.split("/")[2]  # 127.0.0.1:PORT
+    assert f"the Slack Web API at {host} answered auth.test with something unexpected" in line
+    assert "text/html" in line and "check SLACK_API_URL" in line
+    assert "reinstall" not in line and "SLACK_BOT_TOKEN" not in line
+    assert BOT_TOKEN not in err and "<html>" not in line
+
+
+def run_serve(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`platbot serve http` as its own process, as a platform starts it: gunicorn reads the
+    real environment, which an in-process `serve.main(env=...)` would not show."""
+    process_env = {"PATH": os.environ.get("PATH", ""), **HTTP_ENV, "SLACK_API_URL": "http://127.0.0.1:9/api/", **env}
+    argv = [sys.executable, "-m", "bot.slack.serve", "http", *args]
+    repo = Path(__file__).resolve().parents[2]
+    return subprocess.run(argv, cwd=repo, env=process_env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "named"),
+    [
+        ((), {"WEB_CONCURRENCY": "abc"}, "WEB_CONCURRENCY"),
+        (("--workers", "2"), {"WEB_CONCURRENCY": "abc"}, "WEB_CONCURRENCY"),
+        (("--bind", "127.0.0.1:http"), {}, "--bind"),
+        # An empty WEB_CONCURRENCY counts as unset: gunicorn is imported without a traceback
+        # and start-up goes on to the next check, the bind address.
+        (("--bind", "nowhere"), {"WEB_CONCURRENCY": ""}, "--bind"),
+    ],
+    ids=["web-concurrency-abc", "web-concurrency-abc-with-workers", "bind-port", "empty-web-concurrency"],
+)
+def test_a_bad_server_setting_stops_start_up_in_one_line_without_a_gunicorn_traceback(
+    args: tuple[str, ...], env: dict[str, str], named: str
+) -> None:
+    result = run_serve(*args, **env)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"platbot: error: {named}")
+    assert result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("--threads", "0"), ("--threads", "100000"), ("--workers", "two")])
+def test_bad_thread_and_worker_options_are_usage_errors(args: tuple[str, ...]) -> None:
+    result = run_serve(*args)
+
+    assert result.returncode == 2
+    assert f"argument {args[0]}: must be a whole number" in result.stderr
+    assert "Traceback" not in result.stderr
