@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from bot.cache import load_matcher
 from bot.config import Settings
+from bot.errors import SettingsError
 from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
 from bot.slack import failures
 from bot.slack.dedupe import EventLog, SeenEvents, skip_repeats
 from bot.slack.deps import Deps
 from bot.slack.listeners import actions, commands, home, mentions, messages
+from bot.slack.ratelimit import Limit, RateLimiter
 
 LOGGER_NAME = "platbot.slack"
+DEFAULT_TIMEOUT = 30.0  # seconds for one Web API call; slack_sdk's own default
 
 
 def load_engine(root: Path | None = None) -> tuple[KnowledgeBase, Matcher]:
@@ -34,17 +34,41 @@ def load_engine(root: Path | None = None) -> tuple[KnowledgeBase, Matcher]:
     return kb, matcher
 
 
-def make_client(settings: Settings) -> WebClient:
-    """A Web API client that waits out rate limits (Retry-After) and retries 5xx answers."""
+def make_client(
+    settings: Settings, *, timeout: float = DEFAULT_TIMEOUT, log: logging.Logger | None = None
+) -> WebClient:
+    """A Web API client that retries a call at most once: after a 429 (waiting Retry-After), a
+    500/503, or a connection that could not be opened; never after a timeout (see failures)."""
+    sdk_log = logging.getLogger("slack_sdk.web.base_client")  # the logger slack_sdk uses anyway
+    if not any(isinstance(f, failures.SdkRetryChatter) for f in sdk_log.filters):
+        sdk_log.addFilter(failures.SdkRetryChatter())
     return WebClient(
         token=settings.bot_token.reveal(),
         base_url=settings.api_url,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(),
-            RateLimitErrorRetryHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
+        timeout=timeout,  # type: ignore[arg-type]  # urllib takes float seconds
+        logger=sdk_log,
+        retry_handlers=failures.retry_handlers(log or logging.getLogger(LOGGER_NAME)),
     )
+
+
+def client_timeout(env: Mapping[str, str]) -> float:
+    """`PLATBOT_SLACK_TIMEOUT`: seconds to wait for one Web API call (default 30)."""
+    value = (env.get("PLATBOT_SLACK_TIMEOUT") or "").strip()
+    if not value:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = 0.0
+    if not 0 < seconds <= 300:
+        raise SettingsError("PLATBOT_SLACK_TIMEOUT must be a number of seconds between 0 and 300, such as 30")
+    return seconds
+
+
+def rate_limiter(env: Mapping[str, str]) -> RateLimiter | None:
+    """`PLATBOT_RATE_LIMIT`, such as `10/60`: questions per user per workspace; unset or `off`: none."""
+    limit = Limit.parse(env.get("PLATBOT_RATE_LIMIT"))
+    return RateLimiter(limit) if limit is not None else None
 
 
 class _SameTokenWarning(logging.Filter):
@@ -63,6 +87,8 @@ def build_app(
     *,
     seen: EventLog | None = None,
     logger: logging.Logger | None = None,
+    limiter: RateLimiter | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> App:
     """The app with every listener registered. Calls auth.test once, to fail fast on a bad token.
 
@@ -71,21 +97,29 @@ def build_app(
     (otherwise bolt runs the ack on its pool and polls for it every 10 ms, behind queued
     work), while the work runs on bolt's pool or, on AWS Lambda, in a new invocation: Lambda
     may freeze the process as soon as the response is returned.
+
+    The per-user limit and the client's timeout come from `env` (default: the environment)
+    unless given. Build the app before forking workers: they then share the limiter's counts.
     """
+    env = os.environ if env is None else env
     log = logger or logging.getLogger(LOGGER_NAME)
+    if limiter is None:
+        limiter = rate_limiter(env)  # a malformed setting stops start-up before any call to Slack
+    if client is None:
+        client = make_client(settings, timeout=client_timeout(env), log=log)
     if not any(isinstance(f, _SameTokenWarning) for f in log.filters):
         log.addFilter(_SameTokenWarning())
     secret = settings.signing_secret.reveal() if settings.signing_secret else ""
     app = App(
         name="platbot",
-        client=client or make_client(settings),
+        client=client,
         signing_secret=secret,
         process_before_response=True,
         logger=log,
     )
     app.use(skip_repeats(seen if seen is not None else SeenEvents(), log))
     failures.register(app, log)
-    deps = Deps(kb=kb, matcher=matcher, command=settings.command, log=log)
+    deps = Deps(kb=kb, matcher=matcher, command=settings.command, log=log, limiter=limiter)
     for listeners in (mentions, messages, commands, actions, home):
         listeners.register(app, deps)
     return app

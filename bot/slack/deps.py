@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
+from bot.slack.ratelimit import RateLimiter
 
 
 @dataclass(frozen=True)
@@ -15,3 +16,4 @@ class Deps:
     matcher: Matcher
     command: str  # the slash command's name, for usage text: "/platform"
     log: logging.Logger
+    limiter: RateLimiter | None = None  # questions per user; None: no limit

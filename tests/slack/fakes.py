@@ -48,12 +48,23 @@ class Call:
         return [e for b in self.blocks() if b["type"] == "actions" for e in b["elements"]]
 
 
+@dataclass(frozen=True)
+class Scripted:
+    """How the fake answers one call instead of ok: an HTTP status, Slack's error code (with
+    200, as Slack sends `not_in_channel`), extra headers (Retry-After), and a delay first."""
+
+    status: int = 200
+    error: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
 class FakeSlack:
     """A Slack Web API and response-URL endpoint on 127.0.0.1 that answers ok and records calls."""
 
     def __init__(self) -> None:
         self._calls: list[Call] = []
-        self._failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        self._scripts: dict[tuple[str, str], list[Scripted]] = {}
         self._changed = threading.Condition()
         fake = self
 
@@ -69,16 +80,26 @@ class FakeSlack:
                         body[key] = json.loads(body[key])
                 call = Call(self.path, body, dict(self.headers))
                 fake._record(call)
-                status, headers = fake._scripted_failure(call)
-                answer = fake.answer(call) if status == 200 else {"ok": False, "error": f"http_{status}"}
+                scripted = fake._scripted(call)
+                if scripted.delay:
+                    time.sleep(scripted.delay)
+                if scripted.error:
+                    answer: dict[str, Any] | str = {"ok": False, "error": scripted.error}
+                elif scripted.status != 200:
+                    answer = {"ok": False, "error": f"http_{scripted.status}"}
+                else:
+                    answer = fake.answer(call)
                 payload = answer.encode() if isinstance(answer, str) else json.dumps(answer).encode()
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(scripted.status)
+                    for name, value in scripted.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Type", "text/plain" if isinstance(answer, str) else "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # a delayed answer the client stopped waiting for
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
@@ -117,15 +138,30 @@ class FakeSlack:
 
     def fail_next(self, channel: str, status: int, headers: dict[str, str] | None = None) -> None:
         """The next chat.postMessage to `channel` gets this HTTP status (429, 500...) once."""
-        with self._changed:
-            self._failures.setdefault(channel, []).append((status, headers or {}))
+        self.script(channel, status=status, headers=headers)
 
-    def _scripted_failure(self, call: Call) -> tuple[int, dict[str, str]]:
-        if call.method != "chat.postMessage":
-            return 200, {}
+    def script(
+        self,
+        channel: str,
+        *,
+        method: str = "chat.postMessage",
+        status: int = 200,
+        error: str | None = None,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+        times: int = 1,
+    ) -> None:
+        """The next `times` calls of `method` for `channel` get this answer instead of ok: an HTTP
+        status (429, 503), Slack's `error` code (`not_in_channel`, `msg_too_long`, `invalid_auth`),
+        and/or a `delay` in seconds before answering (longer than the client's timeout)."""
         with self._changed:
-            queue = self._failures.get(str(call.body.get("channel")), [])
-            return queue.pop(0) if queue else (200, {})
+            queue = self._scripts.setdefault((method, channel), [])
+            queue += [Scripted(status, error, dict(headers or {}), delay)] * times
+
+    def _scripted(self, call: Call) -> Scripted:
+        with self._changed:
+            queue = self._scripts.get((call.method, str(call.body.get("channel"))), [])
+            return queue.pop(0) if queue else Scripted()
 
     # --- what the app did ---
 

@@ -1,4 +1,5 @@
-"""One module per kind of Slack request; each has `register(app, deps)`.
+"""One module per kind of Slack request; each has `register(app, deps)`. `deliver` is what
+they share for getting a reply to the asker.
 
 Every listener is an immediate `ack` plus a lazy function that does the work: behind gunicorn
 or in Socket Mode bolt runs it on a thread after the ack, and on AWS Lambda in a second,

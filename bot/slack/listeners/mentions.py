@@ -11,16 +11,29 @@ from bot.render import blocks
 from bot.slack import parse
 from bot.slack.deps import Deps
 from bot.slack.failures import guarded
-from bot.slack.listeners import acknowledge
+from bot.slack.listeners import acknowledge, deliver
 
 
 def register(app: App, deps: Deps) -> None:
-    def answer_mention(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def answer_mention(event: dict[str, Any], context: BoltContext, client: WebClient, body: dict[str, Any]) -> None:
         if not parse.is_from_person(event) or parse.is_direct_message(event):
             return  # DMs are answered by messages.py, once
         question = parse.question_from_mention(event.get("text", ""), context.bot_user_id)
+        thread = parse.reply_thread(event)
+        if not deliver.within_limit(deps, context, question, deliver.tell_in_channel(client, event, thread)):
+            return
         result = deps.matcher.match(question)
         message = blocks.reply(deps.kb, result, question, command=deps.command)
-        client.chat_postMessage(channel=event["channel"], thread_ts=parse.reply_thread(event), **message.as_kwargs())
+        deliver.post_reply(
+            deps,
+            client,
+            body,
+            event,
+            message,
+            lang=result.lang,
+            thread_ts=thread,
+            bot_user_id=context.bot_user_id,
+            private_fallback=True,  # a channel the bot is not in: the asker still gets the answer
+        )
 
     app.event("app_mention")(ack=acknowledge, lazy=[guarded(answer_mention, deps.kb, deps.log)])

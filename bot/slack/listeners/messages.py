@@ -11,18 +11,23 @@ from bot.render import blocks
 from bot.slack import parse
 from bot.slack.deps import Deps
 from bot.slack.failures import guarded
-from bot.slack.listeners import acknowledge
+from bot.slack.listeners import acknowledge, deliver
 
 
 def register(app: App, deps: Deps) -> None:
-    def answer_direct_message(event: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def answer_direct_message(
+        event: dict[str, Any], context: BoltContext, client: WebClient, body: dict[str, Any]
+    ) -> None:
         # Edits, deletions, joins and bot posts arrive here too; answering them would loop or spam.
         if not parse.is_direct_message(event) or not parse.is_from_person(event):
             return
         question = parse.question_from_mention(event.get("text", ""), context.bot_user_id)
+        thread = event.get("thread_ts")
+        if not deliver.within_limit(deps, context, question, deliver.tell_in_channel(client, event, thread)):
+            return
         result = deps.matcher.match(question)
         message = blocks.reply(deps.kb, result, question, command=deps.command)
-        client.chat_postMessage(channel=event["channel"], thread_ts=event.get("thread_ts"), **message.as_kwargs())
+        deliver.post_reply(deps, client, body, event, message, lang=result.lang, thread_ts=thread)
 
     # Every message event must be acknowledged, or Slack retries it: filter in the handler.
     app.event("message")(ack=acknowledge, lazy=[guarded(answer_direct_message, deps.kb, deps.log)])
