@@ -20,6 +20,7 @@ from bot.slack.dedupe import EventLog, SeenEvents, skip_repeats
 from bot.slack.deps import Deps
 from bot.slack.listeners import actions, commands, home, mentions, messages
 from bot.slack.ratelimit import Limit, RateLimiter
+from bot.slack.reload import LiveDeps, LiveEngine, PinningExecutor
 
 LOGGER_NAME = "platbot.slack"
 DEFAULT_TIMEOUT = 30.0  # seconds for one Web API call; slack_sdk's own default
@@ -89,6 +90,7 @@ def build_app(
     logger: logging.Logger | None = None,
     limiter: RateLimiter | None = None,
     env: Mapping[str, str] | None = None,
+    live: LiveEngine | None = None,
 ) -> App:
     """The app with every listener registered. Calls auth.test once, to fail fast on a bad token.
 
@@ -100,6 +102,9 @@ def build_app(
 
     The per-user limit and the client's timeout come from `env` (default: the environment)
     unless given. Build the app before forking workers: they then share the limiter's counts.
+
+    With `live`, listeners read the knowledge base and matcher from it, so `live.reload()`
+    changes what the app answers; each request keeps the version it arrived with.
     """
     env = os.environ if env is None else env
     log = logger or logging.getLogger(LOGGER_NAME)
@@ -116,10 +121,16 @@ def build_app(
         signing_secret=secret,
         process_before_response=True,
         logger=log,
+        # bolt's own default pool, but each lazy listener pinned to its request's knowledge version
+        listener_executor=PinningExecutor(live) if live is not None else None,
     )
     app.use(skip_repeats(seen if seen is not None else SeenEvents(), log))
     failures.register(app, log)
-    deps = Deps(kb=kb, matcher=matcher, command=settings.command, log=log, limiter=limiter)
+    deps: Deps
+    if live is not None:
+        deps = LiveDeps(live, command=settings.command, log=log, limiter=limiter)
+    else:
+        deps = Deps(kb=kb, matcher=matcher, command=settings.command, log=log, limiter=limiter)
     for listeners in (mentions, messages, commands, actions, home):
         listeners.register(app, deps)
     return app

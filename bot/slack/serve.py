@@ -7,11 +7,17 @@
 Both start the same way: settings checked, knowledge loaded, the bot token verified with
 auth.test; any failure ends as one line on stderr and a non-zero exit, before serving.
 gunicorn is imported only then: it reads WEB_CONCURRENCY when imported, unchecked.
+
+SIGHUP reloads the knowledge (`--watch`: whenever a knowledge file changes); a version that
+fails its checks is refused and the previous one keeps serving (bot/slack/reload.py). Over
+HTTP the gunicorn master reloads and checks it, then signals each worker to swap its engine
+in place (`_reload_hooks`); in Socket Mode the process swaps its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -19,6 +25,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +38,15 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 
+from bot.cache import fingerprint
 from bot.config import DEFAULT_THREADS, MAX_THREADS, MAX_WORKERS, Mode, Settings, web_concurrency, whole_number
 from bot.errors import PlatbotError, SettingsError
-from bot.kb.model import KnowledgeBase
-from bot.matcher import Matcher
+from bot.kb.load import default_root, resolve_root
 from bot.slack.app import build_app, load_engine
 from bot.slack.dedupe import EventLog, SeenEvents, SharedSeenEvents
 from bot.slack.failures import TOKEN_ERRORS
 from bot.slack.redact import configure_logging
+from bot.slack.reload import DEFAULT_WATCH_SECONDS, LiveEngine, Watcher
 
 EXIT_OK, EXIT_FAILED, EXIT_SETTINGS = 0, 1, 2
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -81,10 +89,13 @@ class HttpServer:
 class SocketModeServer:
     app: App
     handler: SocketModeHandler
+    live: LiveEngine | None = None
+    watcher: Watcher | None = None
 
     def run(self) -> int:
         # Platforms stop workers with SIGTERM: leave the wait below and close the socket.
         signal.signal(signal.SIGTERM, _exit_quietly)
+        self.listen_for_reloads()
         try:
             self.handler.start()
         except (KeyboardInterrupt, SystemExit):
@@ -92,6 +103,17 @@ class SocketModeServer:
         finally:
             self.handler.close()
         return EXIT_OK
+
+    def listen_for_reloads(self) -> None:
+        """SIGHUP, and the watcher with --watch, reload the knowledge within this process."""
+        if self.live is not None:
+            signal.signal(signal.SIGHUP, self._reload_soon)
+        if self.watcher is not None:
+            self.watcher.start()
+
+    def _reload_soon(self, signum: int, frame: object) -> None:
+        if self.live is not None:
+            _in_thread(self.live.reload)
 
 
 def _exit_quietly(signum: int, frame: object) -> None:
@@ -125,6 +147,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             workers=workers,
             threads=args.threads,
             log_level=log_level,
+            watch=args.watch_every if args.watch else None,
         )
     except PlatbotError as exc:
         print(f"platbot: error: {exc}", file=sys.stderr)
@@ -140,35 +163,81 @@ def prepare(
     workers: int = 2,
     threads: int = DEFAULT_THREADS,
     log_level: str = "INFO",
+    watch: float | None = None,
 ) -> Server:
     """Everything short of serving: the knowledge, the app with its listeners, the server.
 
     The HTTP app is built here, before gunicorn forks its workers, so a bad token or an
-    empty knowledge base stops start-up once, with one line.
+    empty knowledge base stops start-up once, with one line. `watch`: seconds between checks
+    of the knowledge directory for changes; None: reload on SIGHUP only.
     """
     address = bind or f"0.0.0.0:{settings.port}"
     if settings.app_token is None:
         _check_bind(address)
-    kb, matcher = load_engine(knowledge)
+    root = resolve_root(knowledge if knowledge is not None else default_root())
+    loaded = fingerprint(root) if watch is not None else None  # before loading: an edit meanwhile is seen
+    kb, matcher = load_engine(root)
+    live = LiveEngine(root, kb, matcher)
     if settings.app_token is not None:
-        app = _verified_app(settings, kb, matcher, SeenEvents())
-        return SocketModeServer(app, SocketModeHandler(app, settings.app_token.reveal()))
+        app = _verified_app(settings, live, SeenEvents())
+        watcher = Watcher(root, live.reload, watch, seen=loaded) if watch is not None else None
+        return SocketModeServer(app, SocketModeHandler(app, settings.app_token.reveal()), live, watcher)
     from bot.slack.wsgi import SlackEdge, gunicorn_options  # gunicorn: only once the settings are checked
 
     seen_events = Path(tempfile.mkdtemp(prefix="platbot-events-"))
     try:
-        app = _verified_app(settings, kb, matcher, SharedSeenEvents(seen_events))
+        app = _verified_app(settings, live, SharedSeenEvents(seen_events))
     except PlatbotError:
         shutil.rmtree(seen_events, ignore_errors=True)
         raise
     secret = settings.signing_secret.reveal() if settings.signing_secret else ""
+
     edge = SlackEdge(app, secret, {"topics": len(kb.topics)})
-    return HttpServer(app, edge, gunicorn_options(address, workers, threads, log_level), seen_events)
+    options = gunicorn_options(address, workers, threads, log_level)
+    options.update(_reload_hooks(live, root, watch, loaded))
+    return HttpServer(app, edge, options, seen_events)
 
 
-def _verified_app(settings: Settings, kb: KnowledgeBase, matcher: Matcher, seen: EventLog) -> App:
+def _reload_hooks(live: LiveEngine, root: Path, watch: float | None, loaded: str | None) -> dict[str, Any]:
+    """gunicorn hooks that reload the knowledge in place, in the master and then in each worker.
+
+    gunicorn's own SIGHUP would replace the workers with new forks of the master: every
+    reload, even a refused one, would cut off the requests in flight on the old workers.
+    Instead the master loads and checks the new version first (so workers forked later start
+    with it), and only if it is good tells each worker to reload too, which then reads the
+    index the master just wrote.
+    """
+
+    def reload_everywhere(arbiter: Any) -> None:
+        if live.reload():
+            for pid in list(arbiter.WORKERS):
+                with contextlib.suppress(ProcessLookupError):  # a worker that has just exited
+                    os.kill(pid, signal.SIGHUP)
+
+    def when_ready(arbiter: Any) -> None:
+        # In the master, once gunicorn has set its own handlers (this replaces its SIGHUP one).
+        signal.signal(signal.SIGHUP, lambda signum, frame: _in_thread(reload_everywhere, arbiter))
+        if watch is not None:
+            Watcher(root, lambda: reload_everywhere(arbiter), watch, seen=loaded).start()
+
+    def post_worker_init(worker: Any) -> None:
+        # gunicorn resets SIGHUP in a worker to the default, which would end it.
+        live.after_fork()
+        signal.signal(signal.SIGHUP, lambda signum, frame: _in_thread(live.reload))
+
+    return {"when_ready": when_ready, "post_worker_init": post_worker_init}
+
+
+def _in_thread(function: Callable[..., object], *args: Any) -> None:
+    """Run `function` off the signal handler: a load takes seconds, and a second signal meanwhile
+    would otherwise wait, in the same thread, on the first one's lock."""
+    threading.Thread(target=function, args=args, name="platbot-reload", daemon=True).start()
+
+
+def _verified_app(settings: Settings, live: LiveEngine, seen: EventLog) -> App:
+    kb, matcher = live.current.kb, live.current.matcher
     try:
-        return build_app(settings, kb, matcher, seen=seen)
+        return build_app(settings, kb, matcher, seen=seen, live=live)
     except BoltError as exc:
         # bolt raises this from inside its SlackApiError handler for auth.test.
         raise _auth_test_failure(settings, exc.__context__) from None
@@ -246,6 +315,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--knowledge", type=Path, metavar="DIR", help="knowledge directory")
     parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="reload the knowledge whenever a file in it changes (SIGHUP reloads it in any case)",
+    )
+    parser.add_argument(
+        "--watch-every",
+        type=_seconds,
+        default=DEFAULT_WATCH_SECONDS,
+        metavar="SECONDS",
+        help=f"with --watch, how often to look for changes (default: {DEFAULT_WATCH_SECONDS:g})",
+    )
+    parser.add_argument(
         "--log-level",
         type=str.upper,
         choices=_LOG_LEVELS,
@@ -262,6 +343,16 @@ def _count(maximum: int) -> Callable[[str], int]:
         return number
 
     return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not 0.1 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError("must be a number of seconds from 0.1 to 3600")
+    return seconds
 
 
 if __name__ == "__main__":
