@@ -42,6 +42,7 @@ from slack_sdk.http_retry.state import RetryState
 from bot.kb.model import KnowledgeBase
 from bot.normalize import detect_lang
 from bot.render.blocks import error_message
+from bot.slack.redact import request_id_set
 
 # The bot token itself was refused: nothing the bot sends will get through until it is replaced.
 TOKEN_ERRORS = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"})
@@ -117,8 +118,9 @@ def register(app: App, log: logging.Logger) -> None:
     app.error(on_error)
 
 
-# What a report and an apology need, on top of what the listener asks for.
-_FOR_FAILURES = ("body", "command", "event", "respond", "client")
+# What a report and an apology need, on top of what the listener asks for; and the context,
+# for the request id the HTTP edge put there.
+_FOR_FAILURES = ("body", "command", "event", "respond", "client", "context")
 
 
 def guarded(fn: Callable[..., None], kb: KnowledgeBase, log: logging.Logger) -> Callable[..., None]:
@@ -131,12 +133,15 @@ def guarded(fn: Callable[..., None], kb: KnowledgeBase, log: logging.Logger) -> 
     wanted = list(inspect.signature(fn).parameters)
 
     def run(**kwargs: Any) -> None:
-        try:
-            fn(**{name: kwargs[name] for name in wanted})
-        except Exception as error:
-            report(error, kwargs.get("body"), log)
-            if not is_timeout(error):
-                _apologise(kb, kwargs, log, web_api=not is_slack_fault(error))
+        # Bolt runs this on a thread of its pool, where the edge's context variables are not set.
+        context = kwargs.get("context")
+        with request_id_set(context.get("request_id") if isinstance(context, Mapping) else None):
+            try:
+                fn(**{name: kwargs[name] for name in wanted})
+            except Exception as error:
+                report(error, kwargs.get("body"), log)
+                if not is_timeout(error):
+                    _apologise(kb, kwargs, log, web_api=not is_slack_fault(error))
 
     names = list(dict.fromkeys([*wanted, *_FOR_FAILURES]))
     run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

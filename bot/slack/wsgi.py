@@ -38,6 +38,7 @@ from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.config import whole_number
+from bot.slack.redact import new_request_id, request_id_set
 
 SLACK_PATH = "/slack/events"  # Slack's convention; the manifest's request URLs end with it
 HEALTH_PATH = "/healthz"
@@ -87,17 +88,21 @@ class SlackEdge:
             return answer if method == "GET" else [b""]  # HEAD: the headers alone
         if path != SLACK_PATH or method != "POST":
             return _respond(start_response, HTTPStatus.NOT_FOUND, b"Not Found", "text/plain;charset=utf-8")
-        try:
-            request = self._checked(environ)
-        except Refused as refused:
-            log.info("%s %s -> %d %s (%s)", method, path, refused.status, refused.reason, refused.size)
-            return _respond(start_response, refused.status, json.dumps({"error": refused.reason}).encode())
-        answer = self.app.dispatch(request)
-        response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
-        start_response(response.status, response.get_headers())
-        return response.get_body()
+        # One id per request, on every line logged for it: here, in bolt, and (through bolt's
+        # context) in the lazy listener that answers it.
+        request_id = new_request_id()
+        with request_id_set(request_id):
+            try:
+                request = self._checked(environ, request_id)
+            except Refused as refused:
+                log.info("%s %s -> %d %s (%s)", method, path, refused.status, refused.reason, refused.size)
+                return _respond(start_response, refused.status, json.dumps({"error": refused.reason}).encode())
+            answer = self.app.dispatch(request)
+            response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
+            start_response(response.status, response.get_headers())
+            return response.get_body()
 
-    def _checked(self, environ: dict[str, Any]) -> BoltRequest:
+    def _checked(self, environ: dict[str, Any], request_id: str | None = None) -> BoltRequest:
         """The request for bolt, once it is within the limit, signed by Slack and readable."""
         raw = read_body(environ, self.max_body)
         size = f"{len(raw)} bytes"
@@ -113,7 +118,9 @@ class SlackEdge:
             raise Refused(HTTPStatus.UNAUTHORIZED, "no valid Slack signature", size)
         try:
             # BoltRequest parses the body (JSON, a form, or a form around a JSON payload).
-            return BoltRequest(body=text, query=environ.get("QUERY_STRING", ""), headers=headers)
+            return BoltRequest(
+                body=text, query=environ.get("QUERY_STRING", ""), headers=headers, context={"request_id": request_id}
+            )
         except Exception as error:  # whatever bolt cannot read, it cannot answer either
             raise Refused(HTTPStatus.BAD_REQUEST, f"body bolt cannot read ({type(error).__name__})", size) from None
 
