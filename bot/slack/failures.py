@@ -42,6 +42,7 @@ from slack_sdk.http_retry.state import RetryState
 from bot.kb.model import KnowledgeBase
 from bot.normalize import detect_lang
 from bot.render.blocks import error_message
+from bot.slack.deps import Deps
 from bot.slack.redact import request_id_set
 
 # The bot token itself was refused: nothing the bot sends will get through until it is replaced.
@@ -123,8 +124,9 @@ def register(app: App, log: logging.Logger) -> None:
 _FOR_FAILURES = ("body", "command", "event", "respond", "client", "context")
 
 
-def guarded(fn: Callable[..., None], kb: KnowledgeBase, log: logging.Logger) -> Callable[..., None]:
-    """`fn` as a lazy listener whose failure is reported and, where possible, apologised for.
+def guarded(fn: Callable[..., None], deps: Deps) -> Callable[..., None]:
+    """`fn` as a lazy listener whose failure is reported and, where possible, apologised for,
+    in the words of the knowledge version serving at the time (`deps.kb` is read then).
 
     Bolt passes a listener the arguments its signature names, so the wrapper's signature is
     the listener's plus `_FOR_FAILURES`. It keeps the listener's name: Lambda re-invokes a
@@ -139,9 +141,9 @@ def guarded(fn: Callable[..., None], kb: KnowledgeBase, log: logging.Logger) -> 
             try:
                 fn(**{name: kwargs[name] for name in wanted})
             except Exception as error:
-                report(error, kwargs.get("body"), log)
+                report(error, kwargs.get("body"), deps.log)
                 if not is_timeout(error):
-                    _apologise(kb, kwargs, log, web_api=not is_slack_fault(error))
+                    _apologise(deps.kb, kwargs, deps.log, web_api=not is_slack_fault(error))
 
     names = list(dict.fromkeys([*wanted, *_FOR_FAILURES]))
     run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]

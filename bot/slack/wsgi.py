@@ -72,19 +72,19 @@ class SlackEdge:
         self,
         app: App,
         signing_secret: str,
-        health: Mapping[str, Any] | None = None,
+        health: Callable[[], Mapping[str, Any]] | None = None,
         *,
         max_body: int = MAX_BODY_BYTES,
     ) -> None:
         self.app = app
         self.max_body = max_body
         self._verifier = SignatureVerifier(signing_secret)
-        self._healthy = json.dumps({"ok": True, **(health or {})}).encode()
+        self._health = health  # called on each check: after a reload it tells the new figures
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method, path = environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", "")
         if path == HEALTH_PATH and method in ("GET", "HEAD"):
-            answer = _respond(start_response, HTTPStatus.OK, self._healthy)
+            answer = _respond(start_response, HTTPStatus.OK, self._health_body())
             return answer if method == "GET" else [b""]  # HEAD: the headers alone
         if path != SLACK_PATH or method != "POST":
             return _respond(start_response, HTTPStatus.NOT_FOUND, b"Not Found", "text/plain;charset=utf-8")
@@ -101,6 +101,9 @@ class SlackEdge:
             response = WsgiHttpResponse(status=answer.status, headers=answer.headers, body=answer.body)
             start_response(response.status, response.get_headers())
             return response.get_body()
+
+    def _health_body(self) -> bytes:
+        return json.dumps({"ok": True, **(self._health() if self._health else {})}).encode()
 
     def _checked(self, environ: dict[str, Any], request_id: str | None = None) -> BoltRequest:
         """The request for bolt, once it is within the limit, signed by Slack and readable."""

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -66,40 +67,33 @@ class RunningServer:
         return log
 
 
-@pytest.fixture(scope="session")
-def http_server(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    # The test binds the port and hands the socket to gunicorn (fd://), so there is no race
-    # for a free port and nothing listens beyond 127.0.0.1.
+@contextmanager
+def serving(api_url: str, log_path: Path, *args: str, stderr_only: bool = False, **env: str) -> Iterator[RunningServer]:
+    """`platbot serve http` with two gunicorn workers, its output in `log_path`, until the block ends.
+
+    The test binds the port and hands the socket to gunicorn (fd://), so there is no race for a
+    free port and nothing listens beyond 127.0.0.1. `args` go on the command line, `env` into
+    the environment (`PLATBOT_KNOWLEDGE` defaults to the bundled knowledge)."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen(64)
     fd = listener.fileno()
-    log_path = tmp_path_factory.mktemp("server") / "platbot.log"
-    env = {
+    environment = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONUNBUFFERED": "1",
         "SLACK_BOT_TOKEN": BOT_TOKEN,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.api_url,
+        "SLACK_API_URL": api_url,
         "PLATBOT_KNOWLEDGE": str(REPO / "knowledge"),
+        **env,
     }
-    # DEBUG, so the test that no token is ever logged looks at everything bolt and slack_sdk say.
-    argv = [
-        sys.executable,
-        "-m",
-        "bot.slack.serve",
-        "http",
-        f"--bind=fd://{fd}",
-        "--workers",
-        "2",
-        "--log-level",
-        "DEBUG",
-    ]
+    argv = [sys.executable, "-m", "bot.slack.serve", "http", f"--bind=fd://{fd}", "--workers", "2", *args]
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(fd,))
+        stdout = subprocess.DEVNULL if stderr_only else log_file
+        process = subprocess.Popen(argv, cwd=REPO, env=environment, stdout=stdout, stderr=log_file, pass_fds=(fd,))
     server = RunningServer(listener.getsockname()[1], log_path, process.pid)
     try:
-        _wait_until_healthy(server, process)
+        wait_until_healthy(server, process)
         yield server
     finally:
         process.terminate()
@@ -111,7 +105,15 @@ def http_server(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory)
         listener.close()
 
 
-def _wait_until_healthy(server: RunningServer, process: subprocess.Popen[bytes]) -> None:
+@pytest.fixture(scope="session")
+def http_server(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    log_path = tmp_path_factory.mktemp("server") / "platbot.log"
+    # DEBUG, so the test that no token is ever logged looks at everything bolt and slack_sdk say.
+    with serving(fake_slack.api_url, log_path, "--log-level", "DEBUG") as server:
+        yield server
+
+
+def wait_until_healthy(server: RunningServer, process: subprocess.Popen[bytes]) -> None:
     sender = SlackSender(server.port)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

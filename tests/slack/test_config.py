@@ -127,7 +127,13 @@ def test_serve_with_a_revoked_token_stops_before_serving(
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("LOG_LEVEL", "chatty"), ("WEB_CONCURRENCY", "many"), ("WEB_CONCURRENCY", "0"), ("WEB_CONCURRENCY", "5000")],
+    [
+        ("LOG_LEVEL", "chatty"),
+        ("LOG_FORMAT", "xml"),
+        ("WEB_CONCURRENCY", "many"),
+        ("WEB_CONCURRENCY", "0"),
+        ("WEB_CONCURRENCY", "5000"),
+    ],
 )
 def test_serve_rejects_bad_process_settings_in_one_line(
     capsys: pytest.CaptureFixture[str], root_logging: None, variable: str, value: str

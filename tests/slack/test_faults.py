@@ -8,15 +8,11 @@ next question is answered.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.error import URLError
 
@@ -31,9 +27,10 @@ from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
 from bot.render.blocks import TopicRef
 from bot.slack.app import client_timeout, make_client
-from bot.slack.failures import ConnectionErrorHandler, RetryAfterHandler, ServerErrorHandler
+from bot.slack.failures import ConnectionErrorHandler, RetryAfterHandler, ServerErrorHandler, guarded
 from bot.slack.listeners.deliver import SHORT_SECTION_CHARS, SHORT_TEXT_CHARS, shortened
-from tests.slack.conftest import REPO, RunningServer, _wait_until_healthy
+from bot.slack.reload import Engine, LiveDeps, LiveEngine
+from tests.slack.conftest import REPO, RunningServer, serving
 from tests.slack.fakes import (
     BOT_TOKEN,
     BOT_USER,
@@ -49,45 +46,6 @@ SCHEDULE_EN = "how do I schedule jobs on ECS?"
 SCHEDULE_TOPIC = "ecs-scheduled-tasks"
 SCHEDULE_DOC = "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/tasks-scheduled.html"
 CLIENT_TIMEOUT = 1.0  # seconds, for the server under test; the fake's slow answers take longer
-
-
-@contextmanager
-def serving(api_url: str, log_path: Path, **env: str) -> Iterator[RunningServer]:
-    """`platbot serve http` (two gunicorn workers, INFO logs) with extra environment `env`."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONUNBUFFERED": "1",
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": api_url,
-        "PLATBOT_KNOWLEDGE": str(REPO / "knowledge"),
-        **env,
-    }
-    argv = [sys.executable, "-m", "bot.slack.serve", "http", f"--bind=fd://{listener.fileno()}", "--log-level=INFO"]
-    with open(log_path, "wb") as log_file:
-        process = subprocess.Popen(
-            [*argv, "--workers", "2"],
-            cwd=REPO,
-            env=environment,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            pass_fds=(listener.fileno(),),
-        )
-    server = RunningServer(listener.getsockname()[1], log_path, process.pid)
-    try:
-        _wait_until_healthy(server, process)
-        yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        listener.close()
 
 
 class LogSince:
@@ -447,3 +405,32 @@ class TestShortened:
         assert short["text"].endswith("\nhttps://docs.aws.amazon.com/a")
         assert len(short["text"]) <= SHORT_TEXT_CHARS + len("\nhttps://docs.aws.amazon.com/a")
         assert content["blocks"][1]["text"]["text"] == "a" * 2900  # the original is left alone
+
+
+class TestGuarded:
+    def test_the_apology_comes_from_the_knowledge_serving_when_the_listener_fails(
+        self, engine: tuple[KnowledgeBase, Matcher]
+    ) -> None:
+        kb, matcher = engine
+        reloaded = dataclasses.replace(kb, messages={**kb.messages, "error": {"en": "NEW-APOLOGY", "ja": "新"}})
+        live = LiveEngine(REPO / "knowledge", kb, matcher)
+        deps = LiveDeps(live, command="/platform", log=logging.getLogger("test.guarded"))
+        said: list[dict[str, object]] = []
+
+        def answer_command(command: dict[str, str]) -> None:
+            raise RuntimeError("a bug in the listener")
+
+        listener = guarded(answer_command, deps)
+        live._current = Engine(reloaded, matcher)  # a reload lands after the listener was registered
+        listener(
+            command={"text": "how do I schedule jobs on ECS?"},
+            body={"command": "/platform", "response_url": "https://hooks.slack.test/r"},
+            event=None,
+            respond=lambda **message: said.append(message),
+            client=None,
+            context={},
+        )
+
+        [apology] = said
+        assert "NEW-APOLOGY" in str(apology["text"])
+        assert apology["response_type"] == "ephemeral"

@@ -7,7 +7,6 @@ import io
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from bot.slack.redact import (
     current_request_id,
     request_id_set,
 )
-from tests.slack.conftest import REPO, RunningServer, _wait_until_healthy
+from tests.slack.conftest import REPO, RunningServer, serving
 from tests.slack.fakes import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender, mention
 
 # --- the formatter and the filters ------------------------------------------------------------
@@ -226,41 +225,9 @@ def test_an_unknown_log_format_is_text_with_a_warning_naming_the_variable() -> N
 def json_server(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """`platbot serve http` with LOG_FORMAT=json at DEBUG (bolt then logs its ack); its stderr alone
     in the log file."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONUNBUFFERED": "1",
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": fake_slack.api_url,
-        "PLATBOT_KNOWLEDGE": str(REPO / "knowledge"),
-        "LOG_FORMAT": "json",
-    }
-    argv = [sys.executable, "-m", "bot.slack.serve", "http", f"--bind=fd://{listener.fileno()}", "--log-level=DEBUG"]
     log_path = tmp_path_factory.mktemp("json-logs") / "stderr.log"
-    with open(log_path, "wb") as stderr:
-        process = subprocess.Popen(
-            [*argv, "--workers", "2"],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            pass_fds=(listener.fileno(),),
-        )
-    server = RunningServer(listener.getsockname()[1], log_path, process.pid)
-    try:
-        _wait_until_healthy(server, process)
+    with serving(fake_slack.api_url, log_path, "--log-level=DEBUG", stderr_only=True, LOG_FORMAT="json") as server:
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        listener.close()
 
 
 def json_lines(server: RunningServer) -> list[dict[str, Any]]:

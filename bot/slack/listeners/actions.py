@@ -59,9 +59,9 @@ def register(app: App, deps: Deps) -> None:
         respond(response_type="in_channel", replace_original=False, **message.as_kwargs())
         respond(delete_original=True)
 
-    app.action(blocks.SHOW_TOPIC_ACTIONS)(ack=acknowledge, lazy=[guarded(show_topic, deps.kb, deps.log)])
-    app.action(blocks.FEEDBACK_ACTIONS)(ack=acknowledge, lazy=[guarded(record_feedback, deps.kb, deps.log)])
-    app.action(blocks.ACTION_SHARE)(ack=acknowledge, lazy=[guarded(share_answer, deps.kb, deps.log)])
+    app.action(blocks.SHOW_TOPIC_ACTIONS)(ack=acknowledge, lazy=[guarded(show_topic, deps)])
+    app.action(blocks.FEEDBACK_ACTIONS)(ack=acknowledge, lazy=[guarded(record_feedback, deps)])
+    app.action(blocks.ACTION_SHARE)(ack=acknowledge, lazy=[guarded(share_answer, deps)])
 
 
 def _is_private(body: dict[str, Any]) -> bool:

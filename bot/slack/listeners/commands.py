@@ -28,4 +28,4 @@ def register(app: App, deps: Deps) -> None:
             message = blocks.reply(deps.kb, result, text, command=deps.command, private=True)
         respond(response_type="ephemeral", **message.as_kwargs())
 
-    app.command(deps.command)(ack=acknowledge, lazy=[guarded(answer_command, deps.kb, deps.log)])
+    app.command(deps.command)(ack=acknowledge, lazy=[guarded(answer_command, deps)])

@@ -20,4 +20,4 @@ def register(app: App, deps: Deps) -> None:
         view = blocks.home_view(deps.kb, command=deps.command)
         client.views_publish(user_id=event["user"], view=view.as_home_view())
 
-    app.event("app_home_opened")(ack=acknowledge, lazy=[guarded(publish_home, deps.kb, deps.log)])
+    app.event("app_home_opened")(ack=acknowledge, lazy=[guarded(publish_home, deps)])

@@ -36,4 +36,4 @@ def register(app: App, deps: Deps) -> None:
             private_fallback=True,  # a channel the bot is not in: the asker still gets the answer
         )
 
-    app.event("app_mention")(ack=acknowledge, lazy=[guarded(answer_mention, deps.kb, deps.log)])
+    app.event("app_mention")(ack=acknowledge, lazy=[guarded(answer_mention, deps)])

@@ -30,4 +30,4 @@ def register(app: App, deps: Deps) -> None:
         deliver.post_reply(deps, client, body, event, message, lang=result.lang, thread_ts=thread)
 
     # Every message event must be acknowledged, or Slack retries it: filter in the handler.
-    app.event("message")(ack=acknowledge, lazy=[guarded(answer_direct_message, deps.kb, deps.log)])
+    app.event("message")(ack=acknowledge, lazy=[guarded(answer_direct_message, deps)])
