@@ -42,22 +42,22 @@ from typing import Any
 
 from bot import __version__
 from bot.errors import KnowledgeError, Problem
+from bot.kb.layers import Layers
 from bot.kb.load import (
     DECLINED_FILE,
     MESSAGES_FILE,
     TUNING_FILE,
     VOCABULARY_FILE,
-    default_root,
+    as_layers,
     load_knowledge,
     read_file,
-    resolve_root,
     scan_topics,
 )
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
 from bot.matcher import Matcher
 
 FORMAT = "platbot-index"
-VERSION = 1  # of the layout below and of the to_data/from_data functions; bump on any change
+VERSION = 2  # of the layout below and of the to_data/from_data functions; bump on any change
 
 _CODE = Path(__file__).resolve().parent
 _CODE_FILES = (
@@ -93,15 +93,19 @@ def cache_dir() -> Path | None:
         return None
 
 
-def fingerprint(root: Path) -> str:
-    """What the index depends on: platbot's version, the index layout, and the content of every
-    knowledge file and of the code that shapes the index. A file that cannot be read counts as
-    such, so the index is rebuilt and the loader reports the file."""
+def fingerprint(knowledge: Path | Layers) -> str:
+    """What the index depends on: platbot's version, the index layout, the layers in order, and
+    the content of every knowledge file and of the code that shapes the index. A file that
+    cannot be read counts as such, so the index is rebuilt and the loader reports the file."""
+    layers = knowledge if isinstance(knowledge, Layers) else Layers.single(knowledge)
     digest = hashlib.sha256(f"{__version__}\0{VERSION}\n".encode())
-    files = [root / name for name in (VOCABULARY_FILE, MESSAGES_FILE, DECLINED_FILE, TUNING_FILE)]
-    topics, skipped = scan_topics(root)
-    files += topics
-    files += [_CODE / name for name in _CODE_FILES]
+    files = [_CODE / name for name in _CODE_FILES]
+    for root in layers.roots:
+        files += [root / name for name in (VOCABULARY_FILE, MESSAGES_FILE, DECLINED_FILE, TUNING_FILE)]
+        topics, skipped = scan_topics(root)
+        files += topics
+        # Area folders the loader leaves out (a link outside the root, a loop) warn too.
+        digest.update(f"{root}\n".encode() + "".join(f"{problem}\n" for problem in skipped).encode())
     for path in files:
         try:
             # Read as the loader reads (regular files only, a FIFO never opened, size capped).
@@ -110,33 +114,33 @@ def fingerprint(root: Path) -> str:
             content = f"unreadable: {type(exc).__name__}: {exc}"
         # Where a symlink leads decides whether the loader reads the file: part of the key.
         digest.update(f"{path}\0{os.path.realpath(path)}\0{content}\n".encode())
-    # Area folders the loader leaves out (a link outside the root, a loop) warn too.
-    digest.update("".join(f"{problem}\n" for problem in skipped).encode())
     return digest.hexdigest()
 
 
-def index_path(root: Path) -> Path | None:
-    """The cache file of the knowledge directory `root` (absolute), or None without a cache
-    directory. One file per knowledge directory: an edit replaces the stale index."""
+def index_path(knowledge: Path | Layers) -> Path | None:
+    """The cache file for one directory or these layers, or None without a cache directory. One
+    file per stack of knowledge directories: an edit replaces the stale index."""
+    layers = knowledge if isinstance(knowledge, Layers) else Layers.single(knowledge)
     directory = cache_dir()
-    return directory / f"index-{_root_id(root)}.jsonl" if directory else None
+    return directory / f"index-{_layers_id(layers)}.jsonl" if directory else None
 
 
-def load_matcher(root: Path | None = None) -> Loaded:
+def load_matcher(knowledge: Path | str | Layers | None = None) -> Loaded:
     """The knowledge base, its load problems and a matcher: from the cache when fresh.
 
+    `knowledge`: one directory, or layers (None: as the environment says, bundled first).
     Problems are left for the caller to report (the CLI prints them, the Slack app logs
     them); a knowledge base with no valid topic at all is an error.
     """
-    root = resolve_root(Path(root) if root is not None else default_root())
-    key = fingerprint(root)
-    path = index_path(root)
+    layers = as_layers(knowledge)
+    key = fingerprint(layers)
+    path = index_path(layers)
     cached = read_index(path, key) if path else None
     if cached is not None:
         return cached
-    kb, problems = load_knowledge(root)
+    kb, problems = load_knowledge(layers)
     if not kb.topics:
-        raise KnowledgeError(f"no valid topics in {kb.root}")
+        raise KnowledgeError(f"no valid topics in {layers.describe()}")
     matcher = Matcher(kb)
     if path:
         _write(path, key, kb, problems, matcher)
@@ -245,8 +249,8 @@ def _log(level: str, message: str, *args: object) -> None:
     getattr(logging.getLogger("platbot.cache"), level)(message, *args)
 
 
-def _root_id(root: Path) -> str:
-    return hashlib.sha256(str(root).encode()).hexdigest()[:16]
+def _layers_id(layers: Layers) -> str:
+    return hashlib.sha256("\0".join(map(str, layers.roots)).encode()).hexdigest()[:16]
 
 
 # --- the knowledge base as data ------------------------------------------------------------------
@@ -255,7 +259,7 @@ def _root_id(root: Path) -> str:
 def _kb_to_data(kb: KnowledgeBase) -> dict[str, Any]:
     v = kb.vocabulary
     return {
-        "root": kb.root,
+        "roots": kb.roots,
         "topics": [
             [
                 t.id,
@@ -267,6 +271,7 @@ def _kb_to_data(kb: KnowledgeBase) -> dict[str, Any]:
                 [[link.title, link.url] for link in t.links],
                 t.related,
                 t.source,
+                t.layer,
             ]
             for t in kb.topics
         ],
@@ -303,18 +308,24 @@ def _kb_from_data(data: dict[str, Any]) -> KnowledgeBase:
     tuning = data["tuning"]
     if not isinstance(tuning, dict):
         raise TypeError("tuning must be a mapping")
+    roots = _strs(data["roots"])
+    topics = tuple(_topic_from_data(t) for t in _list(data["topics"]))
+    if any(topic.layer >= len(roots) for topic in topics):
+        raise ValueError("a topic names a layer the index does not have")
     return KnowledgeBase(
-        tuple(_topic_from_data(t) for t in _list(data["topics"])),
+        topics,
         vocabulary,
         _str_map(data["messages"], _by_lang),
-        root=_str(data["root"]),
+        roots=roots,
         declined={_lang(lang): questions for lang, questions in _str_map(data["declined"], _strs).items()},
         tuning=tuning,
     )
 
 
 def _topic_from_data(data: Any) -> Topic:
-    topic_id, area, title, questions, answer, services, links, related, source = data
+    topic_id, area, title, questions, answer, services, links, related, source, layer = data
+    if not isinstance(layer, int) or isinstance(layer, bool) or layer < 0:
+        raise TypeError("a topic's layer must be a number")
     return Topic(
         id=_str(topic_id),
         area=_str(area),
@@ -325,6 +336,7 @@ def _topic_from_data(data: Any) -> Topic:
         links=tuple(Link(_str(text), _str(url)) for text, url in _list(links)),
         related=_strs(related),
         source=_str(source),
+        layer=layer,
     )
 
 

@@ -23,7 +23,8 @@ from typing import Any, TextIO
 
 from bot.cache import load_matcher
 from bot.errors import PlatbotError
-from bot.kb.load import default_root, topic_files
+from bot.kb.layers import Layers, layers_from_env
+from bot.kb.load import load_knowledge, topic_files
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.matcher import Matcher, MatchResult, Suggestion
 from bot.render.text import choices as terminal_choices
@@ -103,13 +104,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="platbot",
         description="Answers platform-choice questions about running containers on AWS.",
     )
-    parser.add_argument(
-        "--knowledge",
-        type=Path,
-        metavar="DIR",
-        help="knowledge directory (default: $PLATBOT_KNOWLEDGE, ./knowledge, or the bundled one)",
-    )
+    _knowledge_options(parser, dest="knowledge")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    # The knowledge options work after the command too: `platbot ask --knowledge team-kb "..."`.
+    after = argparse.ArgumentParser(add_help=False)
+    _knowledge_options(after, dest="knowledge_after")
+    commands = _WithParents(commands, after)
 
     ask = commands.add_parser("ask", help="answer one question (or, with --json, one per stdin line)")
     ask.add_argument("question", nargs="*", help="the question; quote it")
@@ -127,6 +128,10 @@ def _parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the knowledge base")
     check.set_defaults(run=_check)
+
+    init = commands.add_parser("init", help="start a team knowledge directory to layer over the bundled one")
+    init.add_argument("directory", type=Path, metavar="DIR", help="a new or empty directory")
+    init.set_defaults(run=_init)
 
     ev = commands.add_parser("eval", help="measure accuracy on a labelled question set")
     ev.add_argument("files", nargs="*", type=Path, help="YAML files or folders (default: tests/eval)")
@@ -148,14 +153,51 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "serve",
+        parents=False,
         help="run the Slack app: [auto|socket|http] (see `platbot serve --help`)",
         add_help=False,
     )
     return parser
 
 
+def _knowledge_options(parser: argparse.ArgumentParser, dest: str) -> None:
+    parser.add_argument(
+        "--knowledge",
+        type=Path,
+        action="append",
+        dest=dest,
+        metavar="DIR",
+        help="a knowledge directory layered over the bundled one; repeat for more "
+        "(default: $PLATBOT_KNOWLEDGE, directories separated by ':')",
+    )
+    parser.add_argument(
+        "--no-bundled",
+        action="store_true",
+        dest=f"{dest}_no_bundled",
+        help="leave out the bundled knowledge: the given directories alone",
+    )
+
+
+class _WithParents:
+    """`add_parser` that gives every command the knowledge options, except where it says not to."""
+
+    def __init__(self, commands: Any, parent: argparse.ArgumentParser) -> None:
+        self._commands = commands
+        self._parent = parent
+
+    def add_parser(self, name: str, *, parents: bool = True, **kwargs: Any) -> argparse.ArgumentParser:
+        return self._commands.add_parser(name, parents=[self._parent] if parents else [], **kwargs)  # type: ignore[no-any-return]
+
+
+def layers_of(args: argparse.Namespace) -> Layers:
+    """The knowledge layers the command line and the environment ask for."""
+    dirs = [*(args.knowledge or []), *(getattr(args, "knowledge_after", None) or [])]
+    no_bundled = args.knowledge_no_bundled or getattr(args, "knowledge_after_no_bundled", False)
+    return layers_from_env(os.environ, dirs, no_bundled=no_bundled)
+
+
 def _load(args: argparse.Namespace) -> tuple[KnowledgeBase, Matcher]:
-    kb, problems, matcher = load_matcher(args.knowledge)
+    kb, problems, matcher = load_matcher(layers_of(args))
     for problem in problems:
         print(f"platbot: warning: {problem} (left out; run `platbot check`)", file=sys.stderr)
     return kb, matcher
@@ -282,14 +324,48 @@ def _topic_json(topic: Topic) -> dict[str, object]:
 def _check(args: argparse.Namespace) -> int:
     from bot.kb.lint import check
 
-    problems = check(args.knowledge)
+    layers = layers_of(args)
+    problems = check(layers)
     for problem in problems:
         print(problem)
     if problems:
         print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}", file=sys.stderr)
         return EXIT_PROBLEMS
-    root = args.knowledge or default_root()
-    print(f"{root}: {len(topic_files(root))} topics, no problems")
+    kb, _ = load_knowledge(layers)
+    for line in layer_summary(layers, kb):
+        print(line)
+    print(f"{layers.describe()}: {len(kb.topics)} topics, no problems")
+    return EXIT_OK
+
+
+def layer_summary(layers: Layers, kb: KnowledgeBase) -> list[str]:
+    """One line per layer when there are several: where it is, what it adds and replaces."""
+    if len(layers.layers) < 2:
+        return []
+    lines = []
+    for index, layer in enumerate(layers.layers):
+        own = [topic for topic in kb.topics if topic.layer == index]
+        replaced = [topic.id for topic in own if index and _defined_below(layers, index, topic)]
+        what = f"{len(own)} topics" + (f", replacing {', '.join(replaced)}" if replaced else "")
+        lines.append(f"  layer {index + 1}: {layer.name} ({layer.root}): {what}")
+    return lines
+
+
+def _defined_below(layers: Layers, index: int, topic: Topic) -> bool:
+    # A topic's id is its file's name (KB007), in whichever area folder.
+    return any(path.stem == topic.id for root in layers.roots[:index] for path in topic_files(root))
+
+
+def _init(args: argparse.Namespace) -> int:
+    from bot.kb.scaffold import scaffold
+
+    created = scaffold(args.directory)
+    for path in created:
+        print(f"created {path}")
+    print(
+        f"next: platbot --knowledge {args.directory} check, then "
+        f'platbot --knowledge {args.directory} ask "who owns our EKS clusters?"'
+    )
     return EXIT_OK
 
 
@@ -317,13 +393,13 @@ def _tune(args: argparse.Namespace) -> int:
     import datetime
 
     from bot.evaluate import load_cases
-    from bot.kb.load import TUNING_FILE, load_knowledge
+    from bot.kb.load import TUNING_FILE
     from bot.tune import SET_FOLDS, tune, tuning_yaml
 
     if args.cv < 2:
         raise UsageError("--cv needs at least 2 folds")
-    root = args.knowledge or default_root()
-    kb, problems = load_knowledge(root)
+    layers = layers_of(args)
+    kb, problems = load_knowledge(layers)
     if problems:
         raise UsageError(f"fix the knowledge base first ({len(problems)} problems; run `platbot check`)")
     sets = load_cases(args.sets) if args.sets else []
@@ -333,11 +409,12 @@ def _tune(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(text, end="")
         return EXIT_OK
-    (Path(root) / TUNING_FILE).write_text(text, encoding="utf-8")
+    written = layers.top.root / TUNING_FILE  # the team's layer, if there is one: never below it
+    written.write_text(text, encoding="utf-8")
     measured = tuning.set_folds or tuning.cross_validated
     where = f"the labelled sets, {SET_FOLDS}-fold" if args.sets else f"{args.cv}-fold cross-validation"
     print(
-        f"{Path(root) / TUNING_FILE}: {tuning.ranked_first:.1%} of held-out examples ranked first; "
+        f"{written}: {tuning.ranked_first:.1%} of held-out examples ranked first; "
         f"on {where}: {measured.right:.1%} right, {measured.wrong:.1%} wrong, {measured.offered:.1%} offered; "
         f"out of scope {measured.declined:.1%} declined, {measured.answered:.1%} answered"
     )
@@ -352,5 +429,7 @@ def _default_eval_dir() -> Path:
 def _serve(args: argparse.Namespace, rest: list[str]) -> int:
     from bot.slack.serve import main as serve_main
 
-    knowledge = ["--knowledge", str(args.knowledge)] if args.knowledge else []
+    knowledge = [arg for directory in args.knowledge or [] for arg in ("--knowledge", str(directory))]
+    if args.knowledge_no_bundled:
+        knowledge.append("--no-bundled")
     return serve_main([*rest, *knowledge])

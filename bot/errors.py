@@ -40,7 +40,8 @@ class KnowledgeError(PlatbotError):
             self.problems = list(problems)
             first = str(self.problems[0]) if self.problems else "invalid knowledge base"
             more = len(self.problems) - 1
-            super().__init__(first + (f" (and {more} more problems)" if more > 0 else ""))
+            others = f" (and {more} more problem{'s' if more != 1 else ''})" if more > 0 else ""
+            super().__init__(first + others)
 
 
 class SettingsError(PlatbotError):

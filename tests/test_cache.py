@@ -22,6 +22,7 @@ import bot.cache
 from bot.cache import cache_dir, fingerprint, index_path, load_matcher, read_index
 from bot.errors import KnowledgeError
 from bot.evaluate import load_cases
+from bot.kb.layers import Layers
 from bot.matcher import Matcher, MatchResult
 
 from .conftest import KNOWLEDGE, REPO
@@ -71,9 +72,9 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     built: list[Path] = []
     load_knowledge = bot.cache.load_knowledge
 
-    def counting(root: Path) -> Any:
-        built.append(root)
-        return load_knowledge(root)
+    def counting(layers: Layers) -> Any:
+        built.extend(layers.roots)
+        return load_knowledge(layers)
 
     monkeypatch.setattr(bot.cache, "load_knowledge", counting)
     return built

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from rapidfuzz import fuzz, process
 
 from bot.errors import KnowledgeError, Problem
+from bot.kb.layers import Layers
 from bot.kb.load import DECLINED_FILE, Source, iter_sources, load_knowledge, shared_source
 from bot.kb.model import LANGS, KnowledgeBase, Topic
 from bot.normalize import Normalizer
@@ -37,10 +38,10 @@ _JAPANESE_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _MIN_JAPANESE_SHARE = 0.25
 
 
-def check(root: Path | None = None) -> list[Problem]:
-    """Every problem in the knowledge base at `root`, sorted by file and line."""
+def check(knowledge: Path | Layers | None = None) -> list[Problem]:
+    """Every problem in the knowledge base (one directory, or layers), sorted by file and line."""
     try:
-        kb, problems = load_knowledge(root)
+        kb, problems = load_knowledge(knowledge)
     except KnowledgeError as exc:
         if not exc.problems:
             raise  # no directory: nothing to list

@@ -14,11 +14,11 @@ anything walks it.
 
 from __future__ import annotations
 
-import errno
+import dataclasses
 import os
 import re
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from bot.errors import KnowledgeError, Problem
+from bot.kb.layers import Layers, bundled_root, layers_from_env
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
 
 VOCABULARY_FILE = "vocabulary.yaml"
@@ -41,32 +42,6 @@ _TOPIC_FIELDS = {"id", "title", "services", "questions", "answer", "links", "rel
 # O_NONBLOCK: opening a FIFO that replaced a checked file returns at once instead of waiting
 # for a writer.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-
-
-def default_root() -> Path:
-    """`$PLATBOT_KNOWLEDGE`, else `knowledge/` in the working directory, else the bundled one."""
-    if env := os.environ.get("PLATBOT_KNOWLEDGE"):
-        return Path(env)
-    here = Path.cwd() / "knowledge"
-    if (here / VOCABULARY_FILE).is_file():
-        return here
-    return Path(__file__).resolve().parents[2] / "knowledge"
-
-
-def resolve_root(root: Path) -> Path:
-    """The real path of the knowledge directory `root`, or a one-line KnowledgeError saying why
-    it cannot be used (missing, a symlink loop, unreadable)."""
-    try:
-        real = Path(os.path.realpath(root, strict=True))
-        with os.scandir(real):
-            pass
-    except (FileNotFoundError, NotADirectoryError):
-        raise KnowledgeError(f"knowledge directory not found: {root}") from None
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise KnowledgeError(f"knowledge directory is a symlink loop: {root}") from None
-        raise KnowledgeError(f"knowledge directory cannot be read ({exc.strerror}): {root}") from None
-    return real
 
 
 # --- reading one file ------------------------------------------------------------------------
@@ -328,26 +303,102 @@ def _entries(folder: Path, root: Path, problems: list[Problem]) -> list[os.DirEn
 # --- the knowledge base ----------------------------------------------------------------------
 
 
-def load_knowledge(root: Path | None = None) -> tuple[KnowledgeBase, list[Problem]]:
+def as_layers(knowledge: Path | str | Layers | None) -> Layers:
+    """`knowledge` as layers: one directory alone, or the environment's choice for None."""
+    if knowledge is None:
+        return layers_from_env(os.environ)
+    return knowledge if isinstance(knowledge, Layers) else Layers.single(Path(knowledge))
+
+
+@dataclass
+class _Layer:
+    """What one knowledge directory holds; None where it has no such file (or a useless one)."""
+
+    vocabulary: Vocabulary | None
+    messages: dict[str, dict[Lang, str]] | None
+    declined: dict[Lang, tuple[str, ...]] | None
+    tuning: dict[str, object] | None
+    topics: list[Topic]
+
+
+def load_knowledge(knowledge: Path | str | Layers | None = None) -> tuple[KnowledgeBase, list[Problem]]:
     """Load every topic that is valid; return the knowledge base and the problems found.
 
-    Raises KnowledgeError only when nothing usable is there: no readable directory, or a
+    `knowledge` is one directory or several layers (bot/kb/layers.py): a later layer's topic
+    replaces the one with its id below, its vocabulary and messages merge over those below,
+    its out-of-scope questions add to theirs, and its tuning, if it has one, replaces theirs.
+
+    Raises KnowledgeError only when nothing usable is there: no readable directory, or a base
     vocabulary or messages file that cannot be read as a whole (every answer depends on
     those). A bad entry in either is a problem, and only that entry is left out.
     """
-    root = Path(root) if root is not None else default_root()
-    resolve_root(root)
+    layers = as_layers(knowledge)
     problems: list[Problem] = []
+    loaded: list[_Layer] = []
+    for index, root in enumerate(layers.roots):
+        known = loaded[0].vocabulary.entities if loaded and loaded[0].vocabulary else {}
+        layer = _load_layer(root, index, problems, base=not loaded, known_entities=known)
+        if not loaded and (layer.vocabulary is None or layer.messages is None):
+            raise KnowledgeError(problems)
+        loaded.append(layer)
+    base = loaded[0]
+    assert base.vocabulary is not None and base.messages is not None
+    vocabulary, messages = base.vocabulary, {**_program_messages(layers), **base.messages}
+    declined, tuning = dict(base.declined or {}), base.tuning
+    topics = list(base.topics)
+    for layer in loaded[1:]:
+        if layer.vocabulary is not None:
+            vocabulary = _merge_vocabulary(vocabulary, layer.vocabulary)
+        messages = {**messages, **(layer.messages or {})}
+        for lang, questions in (layer.declined or {}).items():
+            declined[lang] = (*declined.get(lang, ()), *questions)
+        tuning = layer.tuning if layer.tuning is not None else tuning
+        topics = _layered_topics(topics, layer.topics)
+    kb = KnowledgeBase(
+        tuple(topics),
+        vocabulary,
+        messages,
+        roots=tuple(str(root) for root in layers.roots),
+        declined=declined,
+        tuning=tuning or {},
+    )
+    return kb, problems
+
+
+def _program_messages(layers: Layers) -> dict[str, dict[Lang, str]]:
+    """The bundled UI strings, as defaults under a base that is not the bundled one (a team's
+    own with --no-bundled, a test's): a message it lacks is then the bundled one, not a crash
+    when the bot first needs it."""
+    bundled = bundled_root()
+    if Path(os.path.realpath(bundled)) in layers.roots:
+        return {}
+    return _load_shared(bundled, MESSAGES_FILE, _parse_messages, [], {}, optional=True) or {}
+
+
+def _layered_topics(below: list[Topic], above: list[Topic]) -> list[Topic]:
+    """`above` over `below`: a topic whose id is below takes its place, a new id goes at the end.
+    Two topics with one id in the same layer both stay, for `platbot check` to report (KB010)."""
+    replacing = {topic.id: topic for topic in above}
+    layered = [replacing.get(topic.id, topic) for topic in below]
+    placed = {id(topic) for topic in layered}
+    return layered + [topic for topic in above if id(topic) not in placed]
+
+
+def _load_layer(
+    root: Path, index: int, problems: list[Problem], *, base: bool, known_entities: Mapping[str, object]
+) -> _Layer:
     read_before: dict[str, str] = {}
 
-    vocabulary = _load_shared(root, VOCABULARY_FILE, _parse_vocabulary, problems, read_before)
-    messages = _load_shared(root, MESSAGES_FILE, _parse_messages, problems, read_before)
-    if vocabulary is None or messages is None:
-        raise KnowledgeError(problems)
+    def shared(name: str, parse: Any, optional: bool = True) -> Any:
+        return _load_shared(root, name, parse, problems, read_before, optional=optional)
 
-    declined = _load_shared(root, DECLINED_FILE, _parse_declined, problems, read_before, optional=True)
-    tuning = _load_shared(root, TUNING_FILE, _parse_tuning, problems, read_before, optional=True)
+    def parse_vocabulary(src: Source, found: list[Problem]) -> Vocabulary | None:
+        return _parse_vocabulary(src, found, known_entities)
 
+    vocabulary = shared(VOCABULARY_FILE, parse_vocabulary, optional=not base)
+    messages = shared(MESSAGES_FILE, _parse_messages, optional=not base)
+    declined = shared(DECLINED_FILE, _parse_declined)
+    tuning = shared(TUNING_FILE, _parse_tuning)
     paths, skipped = scan_topics(root)
     problems += skipped
     topics: list[Topic] = []
@@ -358,11 +409,33 @@ def load_knowledge(root: Path | None = None) -> tuple[KnowledgeBase, list[Proble
             continue
         topic = _parse_topic(source, path, problems)
         if topic is not None:
-            topics.append(topic)
-    kb = KnowledgeBase(
-        tuple(topics), vocabulary, messages, root=str(root), declined=declined or {}, tuning=tuning or {}
+            topics.append(dataclasses.replace(topic, layer=index) if index else topic)
+    return _Layer(vocabulary, messages, declined, tuning, topics)
+
+
+def _merge_vocabulary(low: Vocabulary, high: Vocabulary) -> Vocabulary:
+    """A team's words add to the base's: an entity or synonym it names again gains its aliases
+    (the base's stay: dropping one would silently stop questions matching)."""
+
+    def merged(a: Mapping[str, tuple[str, ...]], b: Mapping[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        out = dict(a)
+        for key, words in b.items():
+            out[key] = tuple(dict.fromkeys((*out.get(key, ()), *words)))
+        return out
+
+    def joined(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*a, *b)))
+
+    return Vocabulary(
+        merged(low.entities, high.entities),
+        merged(low.synonyms, high.synonyms),
+        low.stopwords | high.stopwords,
+        merged(low.implies, high.implies),
+        off_topic=joined(low.off_topic, high.off_topic),
+        other_platforms=joined(low.other_platforms, high.other_platforms),
+        other_services=joined(low.other_services, high.other_services),
+        smalltalk=joined(low.smalltalk, high.smalltalk),
     )
-    return kb, problems
 
 
 def _load_shared(
@@ -425,7 +498,9 @@ def _parse_tuning(src: Source, problems: list[Problem]) -> dict[str, object] | N
     return dict(data) if len(problems) == before else None
 
 
-def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary | None:
+def _parse_vocabulary(
+    src: Source, problems: list[Problem], known_entities: Mapping[str, object] | None = None
+) -> Vocabulary | None:
     """The vocabulary, leaving out (and reporting) each entry or section of the wrong type."""
     data = src.data
     if not isinstance(data, dict):
@@ -450,7 +525,7 @@ def _parse_vocabulary(src: Source, problems: list[Problem]) -> Vocabulary | None
         implies[str(name)] = tuple(implied)
     for name, implied in implies.items():
         for other in implied:
-            if other not in entities:
+            if other not in entities and other not in (known_entities or {}):
                 problems.append(
                     src.problem("KB004", f"entity '{name}' implies unknown entity '{other}'", "entities", name)
                 )
@@ -626,15 +701,18 @@ def _links(src: Source, value: Any, problems: list[Problem]) -> list[Link] | Non
 
 def iter_sources(kb: KnowledgeBase) -> Iterator[tuple[Topic, Source]]:
     """Each topic with its source file, re-read for line numbers (used by lint only)."""
-    root = Path(kb.root)
     for topic in kb.topics:
+        root = Path(kb.roots[topic.layer])
         source = _read(root.parent / topic.source, root)
         if isinstance(source, Source):
             yield topic, source
 
 
 def shared_source(kb: KnowledgeBase, name: str) -> Source | None:
-    """A file at the knowledge root (`out-of-scope.yaml`...), re-read for line numbers."""
-    root = Path(kb.root)
-    source = _read(root / name, root) if os.path.lexists(root / name) else None
-    return source if isinstance(source, Source) else None
+    """A shared file (`out-of-scope.yaml`...) of the highest layer that has one, re-read for
+    line numbers."""
+    for root in map(Path, reversed(kb.roots)):
+        if os.path.lexists(root / name):
+            source = _read(root / name, root)
+            return source if isinstance(source, Source) else None
+    return None

@@ -28,7 +28,8 @@ class Topic:
     services: tuple[str, ...]
     links: tuple[Link, ...]
     related: tuple[str, ...]
-    source: str = ""
+    source: str = ""  # the file, as shown in problems: `knowledge/scheduling/ecs-scheduled-tasks.yaml`
+    layer: int = 0  # which of the knowledge base's `roots` it came from
 
     def title_in(self, lang: Lang) -> str:
         return self.title[lang]
@@ -68,7 +69,7 @@ class KnowledgeBase:
     topics: tuple[Topic, ...]
     vocabulary: Vocabulary
     messages: Mapping[str, Mapping[Lang, str]]
-    root: str = ""
+    roots: tuple[str, ...] = ()  # the knowledge directories it was loaded from, lowest layer first
     declined: Mapping[Lang, tuple[str, ...]] = field(default_factory=dict)
     tuning: Mapping[str, object] = field(default_factory=dict)
 

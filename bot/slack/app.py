@@ -13,9 +13,11 @@ from slack_sdk import WebClient
 from bot.cache import load_matcher
 from bot.config import Settings
 from bot.errors import SettingsError
+from bot.kb.layers import Layers
 from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
 from bot.slack import failures
+from bot.slack.backlog import BoundedExecutor
 from bot.slack.dedupe import EventLog, SeenEvents, skip_repeats
 from bot.slack.deps import Deps
 from bot.slack.listeners import actions, commands, home, mentions, messages
@@ -26,10 +28,11 @@ LOGGER_NAME = "platbot.slack"
 DEFAULT_TIMEOUT = 30.0  # seconds for one Web API call; slack_sdk's own default
 
 
-def load_engine(root: Path | None = None) -> tuple[KnowledgeBase, Matcher]:
-    """The knowledge base and its matcher. A broken topic is left out with a warning, so one
-    bad edit never takes the bot down; no topic at all is an error."""
-    kb, problems, matcher = load_matcher(root)
+def load_engine(knowledge: Path | Layers | None = None) -> tuple[KnowledgeBase, Matcher]:
+    """The knowledge base and its matcher (None: the layers the environment asks for). A broken
+    topic is left out with a warning, so one bad edit never takes the bot down; no topic at
+    all is an error."""
+    kb, problems, matcher = load_matcher(knowledge)
     for problem in problems:
         logging.getLogger(LOGGER_NAME).warning("knowledge: %s (topic left out; run `platbot check`)", problem)
     return kb, matcher
@@ -121,8 +124,8 @@ def build_app(
         signing_secret=secret,
         process_before_response=True,
         logger=log,
-        # bolt's own default pool, but each lazy listener pinned to its request's knowledge version
-        listener_executor=PinningExecutor(live) if live is not None else None,
+        # a bounded pool (bot/slack/backlog.py), each lazy listener pinned to its request's knowledge version
+        listener_executor=PinningExecutor(live) if live is not None else BoundedExecutor(),
     )
     app.use(skip_repeats(seen if seen is not None else SeenEvents(), log))
     failures.register(app, log)

@@ -20,6 +20,7 @@ from slack_bolt.adapter.aws_lambda.lazy_listener_runner import LambdaLazyListene
 from slack_sdk import WebClient
 
 from bot.config import Settings
+from bot.kb.layers import Layers
 from bot.slack.app import build_app, load_engine
 from bot.slack.redact import configure_logging
 
@@ -31,7 +32,7 @@ def build_handler(
     *,
     client: WebClient | None = None,
     lambda_client: Any = None,
-    knowledge: Path | None = None,
+    knowledge: Path | Layers | None = None,
 ) -> LambdaHandler:
     """A Lambda handler for these settings. `lambda_client` stands in for boto3's "lambda"
     client, which bolt otherwise creates on the first lazy invocation."""

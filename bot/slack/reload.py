@@ -7,9 +7,9 @@ is refused with one log line naming the file and line, and the previous version 
 serving. A good version replaces the old one by swapping a single reference: a request
 reads it once, when it arrives, and keeps that version to the end (`PinningExecutor`).
 
-    engine = LiveEngine(root, kb, matcher)
-    engine.reload()                                   # True once the new version serves
-    Watcher(root, engine.reload, every=2.0).start()   # reload whenever a knowledge file changes
+    engine = LiveEngine(layers, kb, matcher)
+    engine.reload()                                     # True once the new version serves
+    Watcher(layers, engine.reload, every=2.0).start()   # reload whenever a knowledge file changes
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +25,11 @@ from typing import Any, TypeVar
 
 from bot.cache import fingerprint, load_matcher
 from bot.errors import KnowledgeError, PlatbotError, Problem
+from bot.kb.layers import Layers
 from bot.kb.load import DECLINED_FILE, MESSAGES_FILE, TUNING_FILE, VOCABULARY_FILE
 from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
+from bot.slack.backlog import BoundedExecutor
 from bot.slack.deps import Deps
 from bot.slack.ratelimit import RateLimiter
 
@@ -48,8 +50,8 @@ class Engine:
 class LiveEngine:
     """The engine in use, replaced whole by `reload` once a new version has passed its checks."""
 
-    def __init__(self, root: Path, kb: KnowledgeBase, matcher: Matcher) -> None:
-        self.root = root
+    def __init__(self, knowledge: Path | Layers, kb: KnowledgeBase, matcher: Matcher) -> None:
+        self.layers = knowledge if isinstance(knowledge, Layers) else Layers.single(knowledge)
         self._current = Engine(kb, matcher)
         self._reloading = threading.Lock()  # one load at a time: a signal and the watcher may coincide
         self._pinned = threading.local()
@@ -78,7 +80,7 @@ class LiveEngine:
         with file:line) when it was refused and the previous one still serves."""
         with self._reloading:
             try:
-                kb, problems, matcher = load_matcher(self.root)
+                kb, problems, matcher = load_matcher(self.layers)
             except KnowledgeError as exc:
                 _refuse(exc.problems[0] if exc.problems else exc)
                 return False
@@ -91,7 +93,7 @@ class LiveEngine:
             for problem in problems:
                 log.warning("knowledge: %s (topic left out; run `platbot check`)", problem)
             self._current = Engine(kb, matcher)  # one reference: requests see the old or the new, whole
-        log.info("knowledge reloaded from %s: %d topics", self.root, len(kb.topics))
+        log.info("knowledge reloaded from %s: %d topics", self.layers.describe(), len(kb.topics))
         return True
 
 
@@ -121,13 +123,13 @@ class LiveDeps(Deps):
         return self.engine.current.matcher  # type: ignore[attr-defined, no-any-return]
 
 
-class PinningExecutor(ThreadPoolExecutor):
-    """bolt's pool for lazy listeners. Work is submitted while its request is handled, so each
-    listener runs on the version current when its request arrived, even if a reload lands
-    before it finishes: the matcher and the knowledge base it renders with always agree."""
+class PinningExecutor(BoundedExecutor):
+    """bolt's pool for lazy listeners, bounded. Work is submitted while its request is handled,
+    so each listener runs on the version current when its request arrived, even if a reload
+    lands before it finishes: the matcher and the knowledge base it renders with always agree."""
 
-    def __init__(self, engine: LiveEngine, max_workers: int = 5) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix="platbot-listener")
+    def __init__(self, engine: LiveEngine, **bounds: Any) -> None:
+        super().__init__(**bounds)
         self._engine = engine
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
@@ -146,29 +148,29 @@ class Watcher(threading.Thread):
 
     def __init__(
         self,
-        root: Path,
+        knowledge: Path | Layers,
         on_change: Callable[[], object],
         every: float = DEFAULT_WATCH_SECONDS,
         *,
         seen: str | None = None,  # the fingerprint of the version loaded, taken before loading it
     ) -> None:
         super().__init__(name="platbot-knowledge-watcher", daemon=True)
-        self.root = root
+        self.layers = knowledge if isinstance(knowledge, Layers) else Layers.single(knowledge)
         self.every = every
         self._on_change = on_change
-        self._seen = seen if seen is not None else fingerprint(root)
+        self._seen = seen if seen is not None else fingerprint(self.layers)
         self._stopped = threading.Event()
 
     def run(self) -> None:
         while not self._stopped.wait(self.every):
             try:
-                now = fingerprint(self.root)
-            except OSError as exc:  # the directory itself gone or unreadable: keep serving, keep checking
-                log.warning("knowledge watch: cannot read %s (%s)", self.root, type(exc).__name__)
+                now = fingerprint(self.layers)
+            except OSError as exc:  # a directory itself gone or unreadable: keep serving, keep checking
+                log.warning("knowledge watch: cannot read %s (%s)", self.layers.describe(), type(exc).__name__)
                 continue
             if now != self._seen:
                 self._seen = now
-                log.info("knowledge changed in %s: reloading", self.root)
+                log.info("knowledge changed in %s: reloading", self.layers.describe())
                 try:
                     self._on_change()
                 except Exception:  # the watcher must outlive any one reload

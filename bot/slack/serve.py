@@ -41,11 +41,12 @@ from slack_sdk.errors import SlackApiError
 from bot.cache import fingerprint
 from bot.config import DEFAULT_THREADS, MAX_THREADS, MAX_WORKERS, Mode, Settings, web_concurrency, whole_number
 from bot.errors import PlatbotError, SettingsError
-from bot.kb.load import default_root, resolve_root
+from bot.kb.layers import Layers, layers_from_env
+from bot.kb.load import as_layers
 from bot.slack.app import build_app, load_engine
 from bot.slack.dedupe import EventLog, SeenEvents, SharedSeenEvents
 from bot.slack.failures import TOKEN_ERRORS
-from bot.slack.redact import configure_logging
+from bot.slack.redact import LOG_FORMATS, configure_logging
 from bot.slack.reload import DEFAULT_WATCH_SECONDS, LiveEngine, Watcher
 
 EXIT_OK, EXIT_FAILED, EXIT_SETTINGS = 0, 1, 2
@@ -134,7 +135,11 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if log_level not in _LOG_LEVELS:
         print(f"platbot: error: LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}", file=sys.stderr)
         return EXIT_SETTINGS
-    configure_logging(log_level, settings.secrets())
+    log_format = (env.get("LOG_FORMAT") or "text").strip().lower()
+    if log_format not in LOG_FORMATS:
+        print(f"platbot: error: LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}", file=sys.stderr)
+        return EXIT_SETTINGS
+    configure_logging(log_level, settings.secrets(), log_format)
     try:
         workers = web_concurrency(env)  # checked even when --workers overrides it: gunicorn reads it
         if env is os.environ and "WEB_CONCURRENCY" in env:
@@ -142,7 +147,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         workers = args.workers or workers
         server = prepare(
             settings,
-            knowledge=args.knowledge,
+            knowledge=layers_from_env(env, args.knowledge, no_bundled=args.no_bundled),
             bind=args.bind,
             workers=workers,
             threads=args.threads,
@@ -158,7 +163,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 def prepare(
     settings: Settings,
     *,
-    knowledge: Path | None = None,
+    knowledge: Path | Layers | None = None,
     bind: str | None = None,
     workers: int = 2,
     threads: int = DEFAULT_THREADS,
@@ -174,13 +179,13 @@ def prepare(
     address = bind or f"0.0.0.0:{settings.port}"
     if settings.app_token is None:
         _check_bind(address)
-    root = resolve_root(knowledge if knowledge is not None else default_root())
-    loaded = fingerprint(root) if watch is not None else None  # before loading: an edit meanwhile is seen
-    kb, matcher = load_engine(root)
-    live = LiveEngine(root, kb, matcher)
+    layers = as_layers(knowledge)  # one directory alone, or layers; None: as the environment says
+    loaded = fingerprint(layers) if watch is not None else None  # before loading: an edit meanwhile is seen
+    kb, matcher = load_engine(layers)
+    live = LiveEngine(layers, kb, matcher)
     if settings.app_token is not None:
         app = _verified_app(settings, live, SeenEvents())
-        watcher = Watcher(root, live.reload, watch, seen=loaded) if watch is not None else None
+        watcher = Watcher(layers, live.reload, watch, seen=loaded) if watch is not None else None
         return SocketModeServer(app, SocketModeHandler(app, settings.app_token.reveal()), live, watcher)
     from bot.slack.wsgi import SlackEdge, gunicorn_options  # gunicorn: only once the settings are checked
 
@@ -192,13 +197,13 @@ def prepare(
         raise
     secret = settings.signing_secret.reveal() if settings.signing_secret else ""
 
-    edge = SlackEdge(app, secret, {"topics": len(kb.topics)})
+    edge = SlackEdge(app, secret, lambda: {"topics": len(live.current.kb.topics)})
     options = gunicorn_options(address, workers, threads, log_level)
-    options.update(_reload_hooks(live, root, watch, loaded))
+    options.update(_reload_hooks(live, layers, watch, loaded))
     return HttpServer(app, edge, options, seen_events)
 
 
-def _reload_hooks(live: LiveEngine, root: Path, watch: float | None, loaded: str | None) -> dict[str, Any]:
+def _reload_hooks(live: LiveEngine, layers: Layers, watch: float | None, loaded: str | None) -> dict[str, Any]:
     """gunicorn hooks that reload the knowledge in place, in the master and then in each worker.
 
     gunicorn's own SIGHUP would replace the workers with new forks of the master: every
@@ -218,7 +223,7 @@ def _reload_hooks(live: LiveEngine, root: Path, watch: float | None, loaded: str
         # In the master, once gunicorn has set its own handlers (this replaces its SIGHUP one).
         signal.signal(signal.SIGHUP, lambda signum, frame: _in_thread(reload_everywhere, arbiter))
         if watch is not None:
-            Watcher(root, lambda: reload_everywhere(arbiter), watch, seen=loaded).start()
+            Watcher(layers, lambda: reload_everywhere(arbiter), watch, seen=loaded).start()
 
     def post_worker_init(worker: Any) -> None:
         # gunicorn resets SIGHUP in a worker to the default, which would end it.
@@ -313,7 +318,14 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_THREADS,
         help=f"threads per HTTP worker (default: {DEFAULT_THREADS})",
     )
-    parser.add_argument("--knowledge", type=Path, metavar="DIR", help="knowledge directory")
+    parser.add_argument(
+        "--knowledge",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="a knowledge directory layered over the bundled one; repeat for more (default: $PLATBOT_KNOWLEDGE)",
+    )
+    parser.add_argument("--no-bundled", action="store_true", help="leave out the bundled knowledge")
     parser.add_argument(
         "--watch",
         action="store_true",

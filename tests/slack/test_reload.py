@@ -3,14 +3,13 @@ directory, edited while it runs, reloaded by SIGHUP or by `--watch`."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,8 @@ from bot.config import Settings
 from bot.slack import serve
 from bot.slack.app import load_engine
 from bot.slack.reload import LiveEngine
-from tests.slack.conftest import REPO, RunningServer, _wait_until_healthy
-from tests.slack.fakes import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+from tests.slack.conftest import REPO, RunningServer, serving
+from tests.slack.fakes import APP_TOKEN, BOT_TOKEN, FakeSlack, SlackSender
 from tests.slack.test_socket_mode import FakeSocket
 
 QUESTION = "how do I schedule jobs on ECS?"
@@ -67,42 +66,21 @@ ServerFactory = Callable[..., RunningServer]
 @pytest.fixture
 def start_server(fake_slack: FakeSlack, tmp_path: Path, knowledge: Path) -> Iterator[ServerFactory]:
     """Starts `platbot serve http` on the copy, as the session's server runs on the original."""
-    started: list[tuple[subprocess.Popen[bytes], socket.socket]] = []
+    with ExitStack() as servers:
 
-    def start(*extra: str) -> RunningServer:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(64)
-        fd = listener.fileno()
-        log_path = tmp_path / "platbot.log"
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONUNBUFFERED": "1",
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": fake_slack.api_url,
-            "PLATBOT_KNOWLEDGE": str(knowledge),
-            "PLATBOT_CACHE_DIR": str(tmp_path / "cache"),
-        }
-        argv = [sys.executable, "-m", "bot.slack.serve", "http", f"--bind=fd://{fd}", "--workers", "2", *extra]
-        with open(log_path, "wb") as log_file:
-            process = subprocess.Popen(
-                argv, cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT, pass_fds=(fd,)
+        def start(*extra: str) -> RunningServer:
+            return servers.enter_context(
+                serving(
+                    fake_slack.api_url,
+                    tmp_path / "platbot.log",
+                    "--no-bundled",  # the copy is a whole knowledge base: nothing under it
+                    *extra,
+                    PLATBOT_KNOWLEDGE=str(knowledge),
+                    PLATBOT_CACHE_DIR=str(tmp_path / "cache"),
+                )
             )
-        started.append((process, listener))
-        server = RunningServer(listener.getsockname()[1], log_path, process.pid)
-        _wait_until_healthy(server, process)
-        return server
 
-    yield start
-    for process, listener in started:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        listener.close()
+        yield start
 
 
 def ask(server: RunningServer, fake_slack: FakeSlack, question: str) -> str:
@@ -122,6 +100,11 @@ def wait_until_answered(server: RunningServer, fake_slack: FakeSlack, question: 
     return answer
 
 
+def topics_in_health(server: RunningServer) -> set[int]:
+    """The topic counts /healthz reports, asked often enough to reach every worker."""
+    return {json.loads(SlackSender(server.port).request("GET", "/healthz").body)["topics"] for _ in range(12)}
+
+
 def edit_answer(knowledge: Path, marker: str) -> None:
     path = knowledge / TOPIC_FILE
     topic = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -139,6 +122,7 @@ class TestSighup:
         server = start_server()
         assert "RELOADED-1" not in ask(server, fake_slack, QUESTION)
         assert "PLATYPUS-MAIN" not in ask(server, fake_slack, NEW_QUESTION)
+        [topics] = topics_in_health(server)
 
         edit_answer(knowledge, "RELOADED-1")
         (knowledge / "scheduling" / "platypus-dashboard.yaml").write_text(NEW_TOPIC, encoding="utf-8")
@@ -147,6 +131,11 @@ class TestSighup:
         wait_until_answered(server, fake_slack, QUESTION, "RELOADED-1")
         wait_until_answered(server, fake_slack, NEW_QUESTION, "PLATYPUS-MAIN")
         workers = server.worker_pids()
+        # The health check counts the new version, in every worker once each has reloaded.
+        deadline = time.monotonic() + WAIT
+        while (counts := topics_in_health(server)) != {topics + 1} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert counts == {topics + 1}
 
         # A broken vocabulary is refused: one line with the file and line, the last good version serves.
         (knowledge / "vocabulary.yaml").write_text(BROKEN_VOCABULARY, encoding="utf-8")
