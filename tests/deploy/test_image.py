@@ -27,7 +27,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ import pytest
 from bot.render.blocks import FEEDBACK_ACTIONS, TopicRef
 from bot.slack.app import load_engine
 from tests.conftest import KNOWLEDGE, REPO
+from tests.slack.conftest import RunningServer, wait_until_healthy
 from tests.slack.fakes import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
 
 DOCKERFILE = REPO / "Dockerfile"
@@ -306,7 +306,7 @@ def serving(
         process = subprocess.Popen(container.command(argv, env), stdout=log, stderr=subprocess.STDOUT)
     slack = SlackSender(port)
     try:
-        wait_until_healthy(slack, process, log_path)
+        wait_until_healthy(RunningServer(port, log_path, process.pid), process, timeout=60)
         yield Serving(port, slack, log_path)
     finally:
         process.terminate()
@@ -315,20 +315,6 @@ def serving(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def wait_until_healthy(slack: SlackSender, process: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the container exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            if slack.request("GET", "/healthz").status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"the container never answered /healthz:\n{log_path.read_text()}")
 
 
 # --- the image as built ---------------------------------------------------------------------------

@@ -113,9 +113,10 @@ def http_server(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory)
         yield server
 
 
-def wait_until_healthy(server: RunningServer, process: subprocess.Popen[bytes]) -> None:
+def wait_until_healthy(server: RunningServer, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Until /healthz answers 200; the log in the failure if the process exits or never does."""
     sender = SlackSender(server.port)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise AssertionError(f"platbot serve exited with {process.returncode}:\n{server.log()}")
