@@ -52,6 +52,9 @@ RUN groupadd --system --gid 10001 platbot \
         --shell /usr/sbin/nologin platbot
 
 COPY --from=builder /opt/platbot /opt/platbot
+# Where the questions are recorded when no PLATBOT_DATABASE_URL is given: a SQLite file that
+# uid 10001 may write (mount a volume here to keep it across containers).
+RUN mkdir -p /var/lib/platbot && chown 10001:10001 /var/lib/platbot
 # Owned by platbot: an index made stale by a mounted knowledge directory can be replaced.
 COPY --from=builder --chown=10001:10001 /var/cache/platbot /var/cache/platbot
 
@@ -59,6 +62,7 @@ ENV PATH=/opt/platbot/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PLATBOT_CACHE_DIR=/var/cache/platbot \
+    XDG_DATA_HOME=/var/lib/platbot \
     PORT=3000
 
 # Scratch space for a read-only root filesystem: ECS (Fargate included) copies a VOLUME path's

@@ -167,6 +167,10 @@ def _thread_of(raw: bytes, content_type: str) -> str:
     return str(body.get("thread_ts") or "none")
 
 
+# How the server keeps its questions (bot/store): set by --no-record and --database-url.
+RECORDING: dict[str, str | None] = {"database_url": None, "off": None}
+
+
 def start_server(
     sink: Sink, workers: int, threads: int, log_path: Path
 ) -> tuple[subprocess.Popen[bytes], socket.socket, int]:
@@ -179,6 +183,9 @@ def start_server(
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": f"http://127.0.0.1:{sink.port}/api/",
         "PLATBOT_KNOWLEDGE": str(REPO / "knowledge"),
+        # Questions are recorded as in production: SQLite beside the log unless a URL is given.
+        "XDG_DATA_HOME": str(log_path.parent / "data"),
+        **({"PLATBOT_DATABASE_URL": RECORDING["database_url"]} if RECORDING["database_url"] else {}),
     }
     argv = [
         sys.executable,
@@ -192,6 +199,7 @@ def start_server(
         str(threads),
         "--log-level",
         "WARNING",
+        *(["--no-record"] if RECORDING["off"] else []),
     ]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
@@ -1030,7 +1038,10 @@ def main() -> int:
     parser.add_argument(
         "--rate", type=float, default=0, metavar="R", help="send R requests/s in all (default: back to back)"
     )
+    parser.add_argument("--no-record", action="store_true", help="run the server without the curator store")
+    parser.add_argument("--database-url", metavar="URL", help="record into this database (default: SQLite)")
     args = parser.parse_args()
+    RECORDING.update(database_url=args.database_url, off="1" if args.no_record else None)
     longest = MAX_SOAK_SECONDS if args.soak else MAX_SECONDS
     if not 0 < args.seconds <= longest or not 0 < args.clients <= MAX_CLIENTS or not 0 <= (args.slow or 0) <= MAX_SLOW:
         parser.error(

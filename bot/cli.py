@@ -17,9 +17,10 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.cache import load_matcher
 from bot.errors import PlatbotError
@@ -30,12 +31,19 @@ from bot.matcher import Matcher, MatchResult, Suggestion
 from bot.render.text import choices as terminal_choices
 from bot.render.text import reply_mrkdwn, result_for_terminal, topic_for_terminal
 
+if TYPE_CHECKING:
+    from bot.store import StoreSettings
+
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 _QUIT = {"quit", "exit", ":q", "q", "終了"}
 
 
 class UsageError(PlatbotError):
     """The command line asks for something platbot cannot do."""
+
+
+class StoreUnavailable(PlatbotError):
+    """The curator store did not take what it was given."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -116,6 +124,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="*", help="the question; quote it")
     ask.add_argument("--lang", choices=LANGS, help="answer in this language (default: the question's)")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("--record", action="store_true", help="keep the question in the curator store, as Slack's are")
     ask.set_defaults(run=_ask)
 
     chat = commands.add_parser("chat", help="try the bot in a terminal prompt")
@@ -141,6 +150,15 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--typos", type=int, default=0, metavar="N", help="add N random typos to each English question")
     ev.add_argument("--seed", type=int, default=0, help="seed for --cv folds and --typos (default: 0)")
     ev.set_defaults(run=_eval)
+
+    db = commands.add_parser("db", help="the curator store: upgrade | prune | forget", parents=False)
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="migrate the database to this version's schema (never drops data)")
+    db_commands.add_parser("prune", help="delete records older than $PLATBOT_RETENTION_DAYS (default 90)")
+    forget = db_commands.add_parser("forget", help="delete every record of one Slack user")
+    forget.add_argument("--user", required=True, metavar="USER_ID", help="the Slack user id, such as U0123ABCD")
+    forget.add_argument("--workspace", metavar="TEAM_ID", help="only in this workspace (default: every one)")
+    db.set_defaults(run=_db)
 
     tune = commands.add_parser("tune", help="fit the matcher's weights and thresholds by cross-validation")
     tune.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default: 5)")
@@ -213,12 +231,75 @@ def _ask(args: argparse.Namespace) -> int:
     if not question.strip():
         raise UsageError("the question is empty")
     kb, matcher = _load(args)
+    started = time.monotonic()
     result = matcher.match(question, args.lang)
     if args.json:
         print(_json_line(result_json(kb, result)))
     else:
         print(result_for_terminal(kb, result, color=sys.stdout.isatty()))
+    if args.record:
+        sys.stdout.flush()  # the answer first: recording waits on the database
+        _record(question, result, started)
     return EXIT_OK
+
+
+def _record(question: str, result: MatchResult, started: float) -> None:
+    """Keep one CLI question in the curator store, written before the command exits."""
+    from bot.slack.recording import outcome_of
+    from bot.store import Recorder, make_engine, upgrade
+
+    store = _store_settings()
+    upgrade(store.url)
+    recorder = Recorder(make_engine(store.url), user_hash_key=store.user_hash_key.reveal(), store_text=store.store_text)
+    offered = result.suggestions if result.outcome == "clarify" else result.see_also
+    recorder.record_question(
+        surface="cli",
+        workspace_id="",
+        user_id=os.environ.get("USER", ""),
+        lang=result.lang,
+        text=question,
+        outcome=outcome_of(result),
+        topic_id=result.topic.id if result.topic else None,
+        confidence=result.confidence,
+        offered=[s.topic.id for s in offered],
+        latency_ms=(time.monotonic() - started) * 1000,
+    )
+    recorder.close()
+    if recorder.written == 0:
+        raise StoreUnavailable("the question was answered but not recorded: the store did not take it")
+
+
+def _db(args: argparse.Namespace) -> int:
+    from bot.store import forget, make_engine, mask, prune, upgrade
+
+    store = _store_settings()
+    if args.db_command == "upgrade":
+        upgrade(store.url)
+        print(f"{mask(store.url)}: up to date")
+        return EXIT_OK
+    engine = make_engine(store.url)
+    try:
+        if args.db_command == "prune":
+            deleted = prune(engine, store.retention_days)
+            what = f"older than {store.retention_days} days"
+        else:
+            deleted = forget(engine, store.user_hash_key.reveal(), args.user, args.workspace)
+            what = f"of {args.user}" + (f" in {args.workspace}" if args.workspace else "")
+    finally:
+        engine.dispose()
+    print(f"deleted {deleted.questions} questions and {deleted.actions} actions {what}")
+    return EXIT_OK
+
+
+def _store_settings() -> StoreSettings:
+    from bot.store import StoreSettings
+
+    try:
+        return StoreSettings.from_env(os.environ)
+    except OSError as exc:  # the default SQLite file's directory cannot be made
+        raise StoreUnavailable(
+            f"cannot create the store ({exc.strerror}: {exc.filename}): set PLATBOT_DATABASE_URL or XDG_DATA_HOME"
+        ) from None
 
 
 def _ask_stream(kb: KnowledgeBase, matcher: Matcher, lines: Iterable[str], out: TextIO, lang: Lang | None) -> int:

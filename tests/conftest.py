@@ -39,8 +39,13 @@ def topic_data(topic_id: str, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests never read or write the user's real ~/.cache/platbot."""
+    """Tests never read or write the user's real ~/.cache/platbot, nor record questions in the
+    user's ~/.local/share/platbot (HOME too: code given an environment without XDG_DATA_HOME
+    falls back to the home directory)."""
     monkeypatch.setenv("PLATBOT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
 
 
 @pytest.fixture

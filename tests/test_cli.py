@@ -8,6 +8,7 @@ import os
 import pty
 import select
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -400,3 +401,59 @@ def test_chat_at_a_terminal_reads_any_bytes_and_stops_on_ctrl_c(index_cache: Pat
     assert wait_for_exit(pid) == 130
     assert b"Traceback" not in shown and real_kb.message("unknown", "en").splitlines()[0].encode() in shown
     assert shown.endswith(b"> ^C\r\n")
+
+
+class TestCuratorStore:
+    @pytest.fixture
+    def data_home(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+        monkeypatch.setenv("USER", "UCLI")
+        for name in ("PLATBOT_DATABASE_URL", "DATABASE_URL", "PLATBOT_USER_HASH_KEY"):
+            monkeypatch.delenv(name, raising=False)
+        return tmp_path / "data" / "platbot" / "platbot.db"
+
+    def questions(self, database: Path) -> list[tuple[str, str, str | None, str]]:
+        with sqlite3.connect(database) as connection:
+            return connection.execute("SELECT surface, outcome, topic_id, text FROM questions ORDER BY id").fetchall()
+
+    def test_ask_record_keeps_the_question_after_answering_it(
+        self, data_home: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["ask", "--record", "how do I schedule jobs on ECS?"]) == 0
+        assert main(["ask", "--record", "who won the world cup?"]) == 0
+
+        assert "EventBridge Scheduler" in capsys.readouterr().out
+        [(surface, outcome, topic, text), declined] = self.questions(data_home)
+        assert (surface, topic, text) == ("cli", "ecs-scheduled-tasks", "how do I schedule jobs on ECS?")
+        assert outcome in ("answered", "see_also")
+        assert declined[1:3] == ("declined", None)
+
+    def test_db_forget_deletes_one_persons_records(self, data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["ask", "--record", "how do I schedule jobs on ECS?"]) == 0
+
+        assert main(["db", "forget", "--user", "USOMEONE-ELSE"]) == 0
+        assert len(self.questions(data_home)) == 1
+        assert main(["db", "forget", "--user", "UCLI"]) == 0
+        assert self.questions(data_home) == []
+        assert "deleted 1 questions and 0 actions of UCLI" in capsys.readouterr().out
+
+    def test_db_upgrade_and_prune_report_in_one_line(self, data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["db", "upgrade"]) == 0
+        assert main(["db", "prune"]) == 0
+        out = capsys.readouterr().out.splitlines()
+        assert out == [f"sqlite:///{data_home}: up to date", "deleted 0 questions and 0 actions older than 90 days"]
+
+    def test_a_store_that_cannot_be_made_is_one_line_after_the_answer(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        blocked = tmp_path / "file"
+        blocked.write_text("not a directory", encoding="utf-8")
+        monkeypatch.setenv("XDG_DATA_HOME", str(blocked))
+        monkeypatch.delenv("PLATBOT_DATABASE_URL", raising=False)
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+
+        assert main(["ask", "--record", "how do I schedule jobs on ECS?"]) == 1
+
+        captured = capsys.readouterr()
+        assert "EventBridge Scheduler" in captured.out  # answered all the same
+        assert captured.err.count("\n") == 1 and "cannot create the store" in captured.err

@@ -41,6 +41,7 @@ BUTTON_TEXT_CHARS = 75
 BUTTON_VALUE_CHARS = 2000
 # An echoed question is a reminder, not a transcript; escaping can grow it five-fold.
 ECHO_CHARS = 300
+REF_CHARS = 32  # a recorded question's id (bot/store): short and random, never user text
 MAX_RELATED = 5
 MAX_EXAMPLES = 4
 
@@ -79,18 +80,23 @@ class Message:
 
 @dataclass(frozen=True)
 class TopicRef:
-    """What a button needs to answer its click: topic, language, and the asker's question."""
+    """What a button needs to answer its click: topic, language, the asker's question, and
+    the recorded question it belongs to (`ref`, for the curator store; empty when not kept)."""
 
     topic_id: str
     lang: Lang
     question: str = ""
+    ref: str = ""
 
     def to_value(self) -> str:
         # Stripped, so that a ref read back from its value writes the same value again.
         question = _one_line(printable(self.question))[:ECHO_CHARS].rstrip()
         while True:
+            fields: dict[str, str] = {"t": self.topic_id, "l": self.lang, "q": question}
+            if self.ref:
+                fields["r"] = self.ref[:REF_CHARS]
             value = json.dumps(
-                {"t": self.topic_id, "l": self.lang, "q": question},
+                fields,
                 ensure_ascii=False,
                 separators=(",", ":"),
             )
@@ -107,31 +113,36 @@ class TopicRef:
             return None
         if not isinstance(data, dict):
             return None
-        topic_id, lang, question = data.get("t"), data.get("l"), data.get("q", "")
+        topic_id, lang, question, ref = data.get("t"), data.get("l"), data.get("q", ""), data.get("r", "")
         if not isinstance(topic_id, str) or lang not in LANGS or not isinstance(question, str):
             return None
-        return cls(topic_id, lang, question)
+        return cls(topic_id, lang, question, ref[:REF_CHARS] if isinstance(ref, str) else "")
 
 
 # --- replies to a question ----------------------------------------------------------------
 
 
-def reply(kb: KnowledgeBase, result: MatchResult, question: str, *, command: str, private: bool = False) -> Message:
+def reply(
+    kb: KnowledgeBase, result: MatchResult, question: str, *, command: str, private: bool = False, ref: str = ""
+) -> Message:
     """The reply to one question: help when it is empty, a greeting back, else the answer,
     the choices, or a decline.
 
     `private` is for the slash command's ephemeral reply: it echoes the question (Slack does
-    not show the command text) and offers "Share in channel".
+    not show the command text) and offers "Share in channel". `ref` names the recorded
+    question, carried by every button so a click is recorded against it.
     """
     if not question.strip():
         return help_message(kb, result.lang, command=command)
     if result.topic is not None:
         see_also = tuple(s.topic for s in result.see_also)
-        return answer_message(kb, result.topic, result.lang, question=question, private=private, see_also=see_also)
+        return answer_message(
+            kb, result.topic, result.lang, question=question, private=private, see_also=see_also, ref=ref
+        )
     if result.outcome == "smalltalk":
         return smalltalk_message(kb, result.lang, command=command)
     if result.suggestions:
-        return did_you_mean_message(kb, result, question, private=private)
+        return did_you_mean_message(kb, result, question, private=private, ref=ref)
     return decline_message(kb, question, result.lang, command=command)
 
 
@@ -143,14 +154,15 @@ def answer_message(
     question: str = "",
     private: bool = False,
     see_also: Sequence[Topic] = (),
+    ref: str = "",
 ) -> Message:
     """The answer; other topics that fit the question too ("See also") come before the
     topic's own related ones, as buttons that carry the question along."""
     blocks: list[Block] = [_header(topic.title_in(lang))]
     if private and question.strip():
         blocks.append(_context(kb.message("you_asked", lang, question=_echo(question))))
-    blocks += _answer_body(kb, topic, lang, see_also=see_also, question=question if private else "")
-    blocks.append(_feedback_actions(kb, topic, lang, share_question=question if private else None))
+    blocks += _answer_body(kb, topic, lang, see_also=see_also, question=question if private else "", ref=ref)
+    blocks.append(_feedback_actions(kb, topic, lang, share_question=question if private else None, ref=ref))
     fallback = _answer_fallback(topic, lang)
     if see_also:
         titles = ", ".join(t.title_in(lang) for t in see_also[:MAX_RELATED])
@@ -174,7 +186,9 @@ def shared_message(kb: KnowledgeBase, topic: Topic, lang: Lang, *, user_id: str,
     return _message(blocks, fallback)
 
 
-def did_you_mean_message(kb: KnowledgeBase, result: MatchResult, question: str, *, private: bool = False) -> Message:
+def did_you_mean_message(
+    kb: KnowledgeBase, result: MatchResult, question: str, *, private: bool = False, ref: str = ""
+) -> Message:
     """Buttons for the plausible topics instead of a guess, under the question as typed."""
     lang = result.lang
     lead = kb.message("clarify", lang)
@@ -182,7 +196,7 @@ def did_you_mean_message(kb: KnowledgeBase, result: MatchResult, question: str, 
         _button(
             s.topic.title_in(lang),
             f"{ACTION_PICK}:{i}",
-            TopicRef(s.topic.id, lang, question if private else "").to_value(),
+            TopicRef(s.topic.id, lang, question if private else "", ref).to_value(),
         )
         for i, s in enumerate(result.suggestions[:MAX_RELATED])
     ]
@@ -298,7 +312,7 @@ def area_name(kb: KnowledgeBase, area: str, lang: Lang) -> str:
 
 
 def _answer_body(
-    kb: KnowledgeBase, topic: Topic, lang: Lang, *, see_also: Sequence[Topic] = (), question: str = ""
+    kb: KnowledgeBase, topic: Topic, lang: Lang, *, see_also: Sequence[Topic] = (), question: str = "", ref: str = ""
 ) -> list[Block]:
     blocks: list[Block] = [_section(chunk) for chunk in _chunks(topic.answer_in(lang).splitlines(), SECTION_CHARS)]
     if topic.links:
@@ -310,7 +324,7 @@ def _answer_body(
         blocks.append(
             ActionsBlock(
                 elements=[
-                    _button(t.title_in(lang), f"{ACTION_SEE_ALSO}:{i}", TopicRef(t.id, lang, question).to_value())
+                    _button(t.title_in(lang), f"{ACTION_SEE_ALSO}:{i}", TopicRef(t.id, lang, question, ref).to_value())
                     for i, t in enumerate(see_also)
                 ]
             )
@@ -322,7 +336,7 @@ def _answer_body(
         blocks.append(
             ActionsBlock(
                 elements=[
-                    _button(r.title_in(lang), f"{ACTION_RELATED}:{i}", TopicRef(r.id, lang).to_value())
+                    _button(r.title_in(lang), f"{ACTION_RELATED}:{i}", TopicRef(r.id, lang, ref=ref).to_value())
                     for i, r in enumerate(related)
                 ]
             )
@@ -330,14 +344,14 @@ def _answer_body(
     return blocks
 
 
-def _feedback_actions(kb: KnowledgeBase, topic: Topic, lang: Lang, share_question: str | None) -> Block:
-    ref = TopicRef(topic.id, lang).to_value()
+def _feedback_actions(kb: KnowledgeBase, topic: Topic, lang: Lang, share_question: str | None, ref: str = "") -> Block:
+    value = TopicRef(topic.id, lang, ref=ref).to_value()
     buttons = [
-        _button(kb.message("feedback_up", lang), f"{ACTION_FEEDBACK}:up", ref),
-        _button(kb.message("feedback_down", lang), f"{ACTION_FEEDBACK}:down", ref),
+        _button(kb.message("feedback_up", lang), f"{ACTION_FEEDBACK}:up", value),
+        _button(kb.message("feedback_down", lang), f"{ACTION_FEEDBACK}:down", value),
     ]
     if share_question is not None:
-        share_ref = TopicRef(topic.id, lang, share_question).to_value()
+        share_ref = TopicRef(topic.id, lang, share_question, ref).to_value()
         buttons.append(_button(kb.message("share", lang), ACTION_SHARE, share_ref, style="primary"))
     return ActionsBlock(elements=buttons)
 

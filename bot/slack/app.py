@@ -19,7 +19,7 @@ from bot.matcher import Matcher
 from bot.slack import failures
 from bot.slack.backlog import BoundedExecutor
 from bot.slack.dedupe import EventLog, SeenEvents, skip_repeats
-from bot.slack.deps import Deps
+from bot.slack.deps import Deps, RecorderSource
 from bot.slack.listeners import actions, commands, home, mentions, messages
 from bot.slack.ratelimit import Limit, RateLimiter
 from bot.slack.reload import LiveDeps, LiveEngine, PinningExecutor
@@ -94,6 +94,7 @@ def build_app(
     limiter: RateLimiter | None = None,
     env: Mapping[str, str] | None = None,
     live: LiveEngine | None = None,
+    recorder: RecorderSource | None = None,
 ) -> App:
     """The app with every listener registered. Calls auth.test once, to fail fast on a bad token.
 
@@ -131,9 +132,9 @@ def build_app(
     failures.register(app, log)
     deps: Deps
     if live is not None:
-        deps = LiveDeps(live, command=settings.command, log=log, limiter=limiter)
+        deps = LiveDeps(live, command=settings.command, log=log, limiter=limiter, recorder=recorder)
     else:
-        deps = Deps(kb=kb, matcher=matcher, command=settings.command, log=log, limiter=limiter)
+        deps = Deps(kb=kb, matcher=matcher, command=settings.command, log=log, limiter=limiter, recorder=recorder)
     for listeners in (mentions, messages, commands, actions, home):
         listeners.register(app, deps)
     return app

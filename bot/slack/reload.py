@@ -30,7 +30,7 @@ from bot.kb.load import DECLINED_FILE, MESSAGES_FILE, TUNING_FILE, VOCABULARY_FI
 from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
 from bot.slack.backlog import BoundedExecutor
-from bot.slack.deps import Deps
+from bot.slack.deps import Deps, RecorderSource
 from bot.slack.ratelimit import RateLimiter
 
 SHARED_FILES = frozenset({VOCABULARY_FILE, MESSAGES_FILE, DECLINED_FILE, TUNING_FILE})
@@ -106,13 +106,20 @@ class LiveDeps(Deps):
     """`Deps` whose knowledge base and matcher are those of `engine.current`, read on each use."""
 
     def __init__(
-        self, engine: LiveEngine, *, command: str, log: logging.Logger, limiter: RateLimiter | None = None
+        self,
+        engine: LiveEngine,
+        *,
+        command: str,
+        log: logging.Logger,
+        limiter: RateLimiter | None = None,
+        recorder: RecorderSource | None = None,
     ) -> None:
         # Deps is frozen; its fields are set the way dataclasses set them.
         object.__setattr__(self, "engine", engine)
         object.__setattr__(self, "command", command)
         object.__setattr__(self, "log", log)
         object.__setattr__(self, "limiter", limiter)
+        object.__setattr__(self, "recorder", recorder)
 
     @property  # type: ignore[override]
     def kb(self) -> KnowledgeBase:

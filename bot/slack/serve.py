@@ -17,6 +17,7 @@ in place (`_reload_hooks`); in Socket Mode the process swaps its own.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import logging
 import os
@@ -46,8 +47,10 @@ from bot.kb.load import as_layers
 from bot.slack.app import build_app, load_engine
 from bot.slack.dedupe import EventLog, SeenEvents, SharedSeenEvents
 from bot.slack.failures import TOKEN_ERRORS
+from bot.slack.recording import DailyPrune, ProcessRecorder, StoreSeenEvents
 from bot.slack.redact import LOG_FORMATS, configure_logging
 from bot.slack.reload import DEFAULT_WATCH_SECONDS, LiveEngine, Watcher
+from bot.store import StoreError, StoreSettings, mask, upgrade
 
 EXIT_OK, EXIT_FAILED, EXIT_SETTINGS = 0, 1, 2
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -139,7 +142,23 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     if log_format not in LOG_FORMATS:
         print(f"platbot: error: LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}", file=sys.stderr)
         return EXIT_SETTINGS
-    configure_logging(log_level, settings.secrets(), log_format)
+    store: StoreSettings | None = None
+    unrecorded: str | None = None
+    if not args.no_record:
+        try:
+            store = StoreSettings.from_env(env)
+        except SettingsError as exc:
+            print(f"platbot: error: {exc}", file=sys.stderr)
+            return EXIT_SETTINGS
+        except OSError as exc:  # the default SQLite file's directory cannot be made: answer anyway
+            unrecorded = f"{exc.strerror}: {exc.filename}"
+    secrets = (*settings.secrets(), *((store.user_hash_key.reveal(),) if store else ()))
+    configure_logging(log_level, secrets, log_format)
+    if unrecorded:
+        log.warning(
+            "questions are not recorded (%s): set PLATBOT_DATABASE_URL or XDG_DATA_HOME, or pass --no-record",
+            unrecorded,
+        )
     try:
         workers = web_concurrency(env)  # checked even when --workers overrides it: gunicorn reads it
         if env is os.environ and "WEB_CONCURRENCY" in env:
@@ -153,6 +172,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
             threads=args.threads,
             log_level=log_level,
             watch=args.watch_every if args.watch else None,
+            store=store,
         )
     except PlatbotError as exc:
         print(f"platbot: error: {exc}", file=sys.stderr)
@@ -169,12 +189,15 @@ def prepare(
     threads: int = DEFAULT_THREADS,
     log_level: str = "INFO",
     watch: float | None = None,
+    store: StoreSettings | None = None,
 ) -> Server:
     """Everything short of serving: the knowledge, the app with its listeners, the server.
 
     The HTTP app is built here, before gunicorn forks its workers, so a bad token or an
     empty knowledge base stops start-up once, with one line. `watch`: seconds between checks
-    of the knowledge directory for changes; None: reload on SIGHUP only.
+    of the knowledge directory for changes; None: reload on SIGHUP only. `store`: where the
+    questions are recorded, its migrations run here, once, before any worker starts; None:
+    nothing is recorded.
     """
     address = bind or f"0.0.0.0:{settings.port}"
     if settings.app_token is None:
@@ -183,15 +206,22 @@ def prepare(
     loaded = fingerprint(layers) if watch is not None else None  # before loading: an edit meanwhile is seen
     kb, matcher = load_engine(layers)
     live = LiveEngine(layers, kb, matcher)
+    recorder = _open_store(store) if store is not None else None
     if settings.app_token is not None:
-        app = _verified_app(settings, live, SeenEvents())
+        seen: EventLog = StoreSeenEvents(recorder, SeenEvents()) if recorder is not None else SeenEvents()
+        app = _verified_app(settings, live, seen, recorder)
+        if recorder is not None:
+            atexit.register(recorder.close)
         watcher = Watcher(layers, live.reload, watch, seen=loaded) if watch is not None else None
         return SocketModeServer(app, SocketModeHandler(app, settings.app_token.reveal()), live, watcher)
     from bot.slack.wsgi import SlackEdge, gunicorn_options  # gunicorn: only once the settings are checked
 
     seen_events = Path(tempfile.mkdtemp(prefix="platbot-events-"))
     try:
-        app = _verified_app(settings, live, SharedSeenEvents(seen_events))
+        # With a store, the database says which events were answered, across workers and hosts;
+        # without one, a directory the workers share on this host.
+        shared = SharedSeenEvents(seen_events)
+        app = _verified_app(settings, live, StoreSeenEvents(recorder, shared) if recorder else shared, recorder)
     except PlatbotError:
         shutil.rmtree(seen_events, ignore_errors=True)
         raise
@@ -200,6 +230,8 @@ def prepare(
     edge = SlackEdge(app, secret, lambda: {"topics": len(live.current.kb.topics)})
     options = gunicorn_options(address, workers, threads, log_level)
     options.update(_reload_hooks(live, layers, watch, loaded))
+    if recorder is not None:
+        options["worker_exit"] = lambda arbiter, worker: recorder.close()
     return HttpServer(app, edge, options, seen_events)
 
 
@@ -239,10 +271,25 @@ def _in_thread(function: Callable[..., object], *args: Any) -> None:
     threading.Thread(target=function, args=args, name="platbot-reload", daemon=True).start()
 
 
-def _verified_app(settings: Settings, live: LiveEngine, seen: EventLog) -> App:
+def _open_store(store: StoreSettings) -> ProcessRecorder:
+    """Migrate the store to this version's schema (never dropping data), then a recorder that
+    each process opens on first use. A database that cannot be migrated now costs a warning,
+    not the answers: the recorder keeps its records until the database takes them."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin and step, at INFO
+    try:
+        upgrade(store.url)
+    except StoreError as exc:
+        log.warning("%s; answering anyway, records wait for the database", exc)
+    else:
+        log.info("recording questions in %s", mask(store.url))
+    DailyPrune(store).start()  # in this process only: gunicorn's workers are forked without it
+    return ProcessRecorder(store)
+
+
+def _verified_app(settings: Settings, live: LiveEngine, seen: EventLog, recorder: ProcessRecorder | None) -> App:
     kb, matcher = live.current.kb, live.current.matcher
     try:
-        return build_app(settings, kb, matcher, seen=seen, live=live)
+        return build_app(settings, kb, matcher, seen=seen, live=live, recorder=recorder)
     except BoltError as exc:
         # bolt raises this from inside its SlackApiError handler for auth.test.
         raise _auth_test_failure(settings, exc.__context__) from None
@@ -326,6 +373,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a knowledge directory layered over the bundled one; repeat for more (default: $PLATBOT_KNOWLEDGE)",
     )
     parser.add_argument("--no-bundled", action="store_true", help="leave out the bundled knowledge")
+    parser.add_argument(
+        "--no-record",
+        action="store_true",
+        help="keep no record of questions (default: record them in $PLATBOT_DATABASE_URL or a local SQLite file)",
+    )
     parser.add_argument(
         "--watch",
         action="store_true",

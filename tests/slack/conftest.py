@@ -85,6 +85,8 @@ def serving(api_url: str, log_path: Path, *args: str, stderr_only: bool = False,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": api_url,
         "PLATBOT_KNOWLEDGE": str(REPO / "knowledge"),
+        # The questions are recorded (SQLite by default) beside the log, never in the user's home.
+        "XDG_DATA_HOME": str(log_path.parent / "data"),
         **env,
     }
     argv = [sys.executable, "-m", "bot.slack.serve", "http", f"--bind=fd://{fd}", "--workers", "2", *args]

@@ -122,6 +122,29 @@ def test_a_share_value_stays_within_2000_characters_whatever_the_question() -> N
     assert ref is not None and ref.topic_id == "a" and ref.question.startswith('"\\')
 
 
+def button_values(message: blocks.Message) -> list[str]:
+    return [
+        element["value"]
+        for block in message.as_kwargs()["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def test_every_button_of_a_recorded_answer_carries_its_question_ref(messages: Any) -> None:
+    kb = kb_of(messages, make_topic("a", related=("b",)), make_topic("b"), make_topic("c"))
+    see_also = (Suggestion(kb.get("c"), 0.5),)  # type: ignore[arg-type]
+    result = MatchResult("what about a?", "en", "answer", topic=kb.get("a"), confidence=0.9, see_also=see_also)
+
+    recorded = blocks.reply(kb, result, "what about a?", command="/platform", private=True, ref="q7Hk2")
+    unrecorded = blocks.reply(kb, result, "what about a?", command="/platform", private=True)
+
+    refs = [TopicRef.from_value(value) for value in button_values(recorded)]
+    assert len(refs) == 5  # see also, related, 👍, 👎, share
+    assert all(ref is not None and ref.ref == "q7Hk2" for ref in refs)
+    assert all('"r"' not in value for value in button_values(unrecorded))  # nothing to carry: as before
+
+
 @pytest.mark.parametrize("value", [None, "", "null", "[]", "not json", '{"t": 1, "l": "en"}', '{"t": "a", "l": "fr"}'])
 def test_a_button_value_platbot_did_not_write_is_refused(value: str | None) -> None:
     assert TopicRef.from_value(value) is None

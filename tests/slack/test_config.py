@@ -178,7 +178,13 @@ def test_serve_with_an_api_url_that_answers_html_says_so_and_blames_no_token(
 def run_serve(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`platbot serve http` as its own process, as a platform starts it: gunicorn reads the
     real environment, which an in-process `serve.main(env=...)` would not show."""
-    process_env = {"PATH": os.environ.get("PATH", ""), **HTTP_ENV, "SLACK_API_URL": "http://127.0.0.1:9/api/", **env}
+    process_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "XDG_DATA_HOME": os.environ["XDG_DATA_HOME"],  # a test's own (tests/conftest.py), not the user's
+        **HTTP_ENV,
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        **env,
+    }
     argv = [sys.executable, "-m", "bot.slack.serve", "http", *args]
     repo = Path(__file__).resolve().parents[2]
     return subprocess.run(argv, cwd=repo, env=process_env, capture_output=True, text=True, timeout=60)

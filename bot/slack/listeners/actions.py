@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 
 from bot.render import blocks
 from bot.render.blocks import TopicRef
+from bot.slack import recording
 from bot.slack.deps import Deps
 from bot.slack.failures import guarded
 from bot.slack.listeners import acknowledge
@@ -26,10 +27,13 @@ def register(app: App, deps: Deps) -> None:
         if ref is None or topic is None:  # a button from an older knowledge base
             message = blocks.notice(deps.kb, "unknown", ref.lang if ref else "en")
         else:
-            message = blocks.answer_message(deps.kb, topic, ref.lang, question=ref.question, private=private)
+            message = blocks.answer_message(
+                deps.kb, topic, ref.lang, question=ref.question, private=private, ref=ref.ref
+            )
         # A pick answers the private "did you mean" it came from, so it replaces it.
-        replace = private and str(action.get("action_id", "")).startswith(blocks.ACTION_PICK)
-        _tell_clicker(body, respond, client, message, replace=replace)
+        pick = str(action.get("action_id", "")).startswith(blocks.ACTION_PICK)
+        _tell_clicker(body, respond, client, message, replace=private and pick)
+        recording.record_action(deps, body, "pick" if pick else "related", ref)
 
     def record_feedback(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         vote = "up" if str(action.get("action_id", "")).endswith(":up") else "down"
@@ -45,6 +49,7 @@ def register(app: App, deps: Deps) -> None:
         )
         thanks = blocks.feedback_thanks(deps.kb, ref.lang if ref else "en", vote)
         _tell_clicker(body, respond, client, thanks)
+        recording.record_action(deps, body, "feedback_up" if vote == "up" else "feedback_down", ref)
 
     def share_answer(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ref = TopicRef.from_value(action.get("value"))
@@ -58,6 +63,7 @@ def register(app: App, deps: Deps) -> None:
         # The response URL posts even where the bot is not a member of the channel.
         respond(response_type="in_channel", replace_original=False, **message.as_kwargs())
         respond(delete_original=True)
+        recording.record_action(deps, body, "share", ref)
 
     app.action(blocks.SHOW_TOPIC_ACTIONS)(ack=acknowledge, lazy=[guarded(show_topic, deps)])
     app.action(blocks.FEEDBACK_ACTIONS)(ack=acknowledge, lazy=[guarded(record_feedback, deps)])

@@ -1,0 +1,134 @@
+"""The curator store, fed over HTTP: each question and each click on its answer lands in the
+database, linked by the ref the answer's buttons carry, and never in the way of the answer."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.config import Secret
+from bot.render.blocks import TopicRef
+from bot.slack.recording import DailyPrune
+from bot.store import Recorder, StoreSettings, make_engine, upgrade
+from tests.slack.conftest import RunningServer, serving
+from tests.slack.fakes import TEAM, FakeSlack, SlackSender, mention
+from tests.slack.test_faults import SCHEDULE_EN, SCHEDULE_TOPIC, new_id
+
+WAIT = 15.0
+
+
+@pytest.fixture(scope="module")
+def recorded(fake_slack: FakeSlack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Path]]:
+    """A server recording into its own SQLite file (serving() points XDG_DATA_HOME beside the log)."""
+    log_path = tmp_path_factory.mktemp("recording") / "platbot.log"
+    with serving(fake_slack.api_url, log_path) as server:
+        yield server, log_path.parent / "data" / "platbot" / "platbot.db"
+
+
+def rows(database: Path, query: str, *params: Any, until: int = 1) -> list[sqlite3.Row]:
+    """The rows `query` returns once there are at least `until` of them: the writer is a thread."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        if database.exists():
+            with sqlite3.connect(database) as connection:
+                connection.row_factory = sqlite3.Row
+                found = connection.execute(query, params).fetchall()
+            if len(found) >= until or time.monotonic() > deadline:
+                return found
+        elif time.monotonic() > deadline:
+            raise AssertionError(f"no database at {database}")
+        time.sleep(0.1)
+
+
+def test_a_question_its_answer_buttons_and_two_clicks_are_recorded_together(
+    recorded: tuple[RunningServer, Path], fake_slack: FakeSlack
+) -> None:
+    server, database = recorded
+    slack = SlackSender(server.port)
+    user = new_id("U")
+    slack.command(SCHEDULE_EN, fake_slack.response_url("recorded"), user=user)
+    [answer] = fake_slack.wait_for("recorded")
+    refs = [TopicRef.from_value(button["value"]) for button in answer.buttons()]
+    [ref] = {r.ref for r in refs if r is not None}  # one question, one ref on every button
+    buttons = {b["action_id"].split(":")[0]: b for b in answer.buttons()}
+
+    for kind in ("platbot.feedback", "platbot.related"):  # 👎 (the last feedback button), then a related topic
+        button = buttons[kind]
+        slack.action(
+            button["action_id"], button["value"], response_url=fake_slack.response_url(kind), ephemeral=True, user=user
+        )
+        fake_slack.wait_for(kind)
+
+    [question] = rows(database, "SELECT * FROM questions WHERE ref = ?", ref)
+    outcome = "see_also" if "platbot.seealso" in buttons else "answered"  # other topics that fit, or none
+    assert (question["surface"], question["outcome"], question["topic_id"]) == ("command", outcome, SCHEDULE_TOPIC)
+    assert question["text"] == SCHEDULE_EN and question["lang"] == "en" and question["workspace_id"] == TEAM
+    assert user not in question["user_hash"] and len(question["user_hash"]) >= 32  # a keyed hash, not the id
+    assert question["latency_ms"] > 0 and question["confidence"] > 0.5
+    actions = rows(database, "SELECT * FROM actions WHERE question_ref = ? ORDER BY id", ref, until=2)
+    assert sorted(a["kind"] for a in actions) == ["feedback_down", "related"]  # two workers: either order
+    assert {a["question_id"] for a in actions} == {question["id"]}  # linked once both are written
+    assert {a["user_hash"] for a in actions} == {question["user_hash"]}
+
+
+def test_a_mention_is_recorded_with_its_event_id(recorded: tuple[RunningServer, Path], fake_slack: FakeSlack) -> None:
+    server, database = recorded
+    event_id = new_id("Ev")
+    SlackSender(server.port).event(mention("what should we eat for lunch?", ts="1700000123.000100"), event_id)
+
+    [question] = rows(database, "SELECT * FROM questions WHERE event_key = ?", event_id)
+    assert (question["surface"], question["outcome"], question["topic_id"]) == ("mention", "declined", None)
+    assert question["channel_id"] == "CGENERAL"
+
+
+def test_a_retry_sent_to_another_server_on_the_same_database_is_not_answered_again(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    shared = str(tmp_path / "shared-data")  # two servers, one database: as two replicas would run
+    with (
+        serving(fake_slack.api_url, tmp_path / "a.log", XDG_DATA_HOME=shared) as first,
+        serving(fake_slack.api_url, tmp_path / "b.log", XDG_DATA_HOME=shared) as second,
+    ):
+        channel, event_id = new_id("C"), new_id("Ev")
+        question = mention(SCHEDULE_EN, ts="1700000200.000100", channel=channel)
+
+        assert SlackSender(first.port).event(question, event_id).status == 200
+        assert SlackSender(second.port).event(question, event_id, retry_num=1).status == 200
+
+        fake_slack.wait_for("chat.postMessage", where=lambda c: c.body.get("channel") == channel)
+        time.sleep(1.0)  # time enough for a second answer to arrive, if one were coming
+        answers = [c for c in fake_slack.calls("chat.postMessage") if c.body.get("channel") == channel]
+        assert len(answers) == 1
+
+
+def test_the_server_prunes_records_past_the_retention(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    database = tmp_path / "store.db"
+    settings = StoreSettings(url=f"sqlite:///{database}", user_hash_key=Secret("k" * 32), retention_days=90)
+    upgrade(settings.url)
+    long_ago = datetime.now(UTC) - timedelta(days=91)
+    recorder = Recorder(make_engine(settings.url), user_hash_key="k" * 32)
+    for asked_at in (long_ago, datetime.now(UTC)):
+        recorder.record_question(
+            surface="command",
+            workspace_id="T1",
+            user_id="U1",
+            lang="en",
+            text="q",
+            outcome="declined",
+            latency_ms=1.0,
+            asked_at=asked_at,
+        )
+    recorder.close()
+
+    with caplog.at_level(logging.INFO, logger="platbot.slack.recording"):
+        DailyPrune(settings).prune_once()
+
+    assert len(rows(database, "SELECT * FROM questions")) == 1
+    assert "pruned 1 questions and 0 actions older than 90 days" in caplog.text
