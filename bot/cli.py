@@ -32,6 +32,8 @@ from bot.render.text import choices as terminal_choices
 from bot.render.text import reply_mrkdwn, result_for_terminal, topic_for_terminal
 
 if TYPE_CHECKING:
+    import datetime
+
     from bot.store import StoreSettings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -160,6 +162,13 @@ def _parser() -> argparse.ArgumentParser:
     forget.add_argument("--workspace", metavar="TEAM_ID", help="only in this workspace (default: every one)")
     db.set_defaults(run=_db)
 
+    report = commands.add_parser("report", help="what people asked and how it went, from the curator store")
+    report.add_argument("--since", type=_since, default="30d", metavar="AGE", help="30d, 2w or a date (default: 30d)")
+    report.add_argument("--top", type=int, default=10, metavar="N", help="topics and clusters to list (default: 10)")
+    report.add_argument("--json", action="store_true", help="print the figures as JSON")
+    report.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML page with charts")
+    report.set_defaults(run=_report)
+
     tune = commands.add_parser("tune", help="fit the matcher's weights and thresholds by cross-validation")
     tune.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default: 5)")
     tune.add_argument("--seed", type=int, default=0, help="seed for the folds (default: 0)")
@@ -239,11 +248,11 @@ def _ask(args: argparse.Namespace) -> int:
         print(result_for_terminal(kb, result, color=sys.stdout.isatty()))
     if args.record:
         sys.stdout.flush()  # the answer first: recording waits on the database
-        _record(question, result, started)
+        _record(question, result, latency_ms=(time.monotonic() - started) * 1000)
     return EXIT_OK
 
 
-def _record(question: str, result: MatchResult, started: float) -> None:
+def _record(question: str, result: MatchResult, latency_ms: float) -> None:
     """Keep one CLI question in the curator store, written before the command exits."""
     from bot.slack.recording import outcome_of
     from bot.store import Recorder, make_engine, upgrade
@@ -262,7 +271,7 @@ def _record(question: str, result: MatchResult, started: float) -> None:
         topic_id=result.topic.id if result.topic else None,
         confidence=result.confidence,
         offered=[s.topic.id for s in offered],
-        latency_ms=(time.monotonic() - started) * 1000,
+        latency_ms=latency_ms,
     )
     recorder.close()
     if recorder.written == 0:
@@ -289,6 +298,58 @@ def _db(args: argparse.Namespace) -> int:
         engine.dispose()
     print(f"deleted {deleted.questions} questions and {deleted.actions} actions {what}")
     return EXIT_OK
+
+
+def _since(text: str) -> datetime.datetime:
+    """`30d`, `2w` (from 00:00 UTC that many days ago, so the first day is whole) or a date."""
+    import datetime as dt
+    import re
+
+    now = dt.datetime.now(dt.UTC)
+    if match := re.fullmatch(r"\s*(\d{1,4})\s*([dw])\s*", text):
+        days = int(match[1]) * (7 if match[2] == "w" else 1)
+        return (now - dt.timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        return dt.datetime.combine(dt.date.fromisoformat(text.strip()), dt.time(), dt.UTC)
+    except ValueError:
+        raise argparse.ArgumentTypeError("give an age such as 30d or 2w, or a date such as 2026-11-01") from None
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.store import database_url, make_engine
+    from bot.store.report import build_report, report_data, report_html, report_json
+
+    try:
+        engine = make_engine(database_url(os.environ))  # reading needs no user hash key
+    except OSError as exc:
+        raise StoreUnavailable(f"no store to report on ({exc.strerror}: {exc.filename})") from None
+    try:
+        report = build_report(engine, args.since, top=args.top)
+    finally:
+        engine.dispose()
+    if args.html:
+        args.html.write_text(report_html(report), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    if args.json:
+        print(report_json(report))
+    elif not args.html:
+        print(_report_text(report_data(report)))
+    return EXIT_OK
+
+
+def _report_text(data: dict[str, Any]) -> str:
+    """The report's headline figures, for a terminal."""
+    totals, latency = data["totals"], data["latency_ms"]
+    rate = f"{totals['answered_rate']:.1%}" if totals["answered_rate"] is not None else "-"
+    lines = [
+        f"{data['since'][:10]} to {data['until'][:10]} (UTC): {totals['questions']} questions, {rate} answered",
+        "outcomes: " + ", ".join(f"{name} {count}" for name, count in totals["outcomes"].items() if count),
+    ]
+    if latency["median"] is not None:
+        lines.append(f"answer time: median {latency['median']:.0f} ms, p95 {latency['p95']:.0f} ms")
+    lines += [f"most asked: {t['topic_id']} ({t['questions']})" for t in data["top_topics"][:5]]
+    lines += [f"most 👎: {t['topic_id']} ({t['down']} 👎, {t['up']} 👍)" for t in data["most_downvoted"][:5]]
+    return "\n".join(lines)
 
 
 def _store_settings() -> StoreSettings:

@@ -457,3 +457,26 @@ class TestCuratorStore:
         captured = capsys.readouterr()
         assert "EventBridge Scheduler" in captured.out  # answered all the same
         assert captured.err.count("\n") == 1 and "cannot create the store" in captured.err
+
+    def test_report_in_text_json_and_html(
+        self, data_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["ask", "--record", "how do I schedule jobs on ECS?"]) == 0
+        assert main(["ask", "--record", "who won the world cup?"]) == 0
+        capsys.readouterr()
+
+        assert main(["report", "--since", "7d"]) == 0
+        first_line = capsys.readouterr().out.splitlines()[0]
+        assert first_line.endswith("(UTC): 2 questions, 50.0% answered")
+
+        assert main(["report", "--json", "--html", str(tmp_path / "report.html")]) == 0
+        report = json.loads(capsys.readouterr().out)
+        assert report["totals"]["questions"] == 2
+        assert report["top_topics"] == [{"topic_id": "ecs-scheduled-tasks", "questions": 1}]
+        assert "default-src 'none'" in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+    def test_report_refuses_an_age_it_cannot_read(self, data_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit) as stopped:
+            main(["report", "--since", "last tuesday"])
+        assert stopped.value.code == 2
+        assert "give an age such as 30d" in capsys.readouterr().err
