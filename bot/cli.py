@@ -34,6 +34,8 @@ from bot.render.text import reply_mrkdwn, result_for_terminal, topic_for_termina
 if TYPE_CHECKING:
     import datetime
 
+    from sqlalchemy import Engine
+
     from bot.store import StoreSettings
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
@@ -168,6 +170,17 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--json", action="store_true", help="print the figures as JSON")
     report.add_argument("--html", type=Path, metavar="FILE", help="write a self-contained HTML page with charts")
     report.set_defaults(run=_report)
+
+    unanswered = commands.add_parser("unanswered", help="declined and did-you-mean questions, clustered")
+    unanswered.add_argument("--since", type=_since, default="7d", metavar="AGE", help="7d, 2w or a date (default: 7d)")
+    unanswered.add_argument("--limit", type=int, default=20, metavar="N", help="clusters to show (default: 20)")
+    unanswered.add_argument("--yaml", type=int, metavar="N", help="print a topic stub for cluster N instead")
+    unanswered.set_defaults(run=_unanswered)
+
+    learn = commands.add_parser("learn", help="questions people confirmed, as a diff against the knowledge")
+    learn.add_argument("--since", type=_since, default="30d", metavar="AGE", help="30d, 2w or a date (default: 30d)")
+    learn.add_argument("--apply", action="store_true", help="write the proposed questions into the topic files")
+    learn.set_defaults(run=_learn)
 
     tune = commands.add_parser("tune", help="fit the matcher's weights and thresholds by cross-validation")
     tune.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default: 5)")
@@ -315,16 +328,30 @@ def _since(text: str) -> datetime.datetime:
         raise argparse.ArgumentTypeError("give an age such as 30d or 2w, or a date such as 2026-11-01") from None
 
 
-def _report(args: argparse.Namespace) -> int:
+def _read_store() -> Engine:
+    """The store, for reading: no user hash key needed."""
     from bot.store import database_url, make_engine
-    from bot.store.report import build_report, report_data, report_html, report_json
 
     try:
-        engine = make_engine(database_url(os.environ))  # reading needs no user hash key
+        return make_engine(database_url(os.environ))
     except OSError as exc:
-        raise StoreUnavailable(f"no store to report on ({exc.strerror}: {exc.filename})") from None
+        raise StoreUnavailable(f"no store to read ({exc.strerror}: {exc.filename})") from None
+
+
+def _report(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from bot.store.report import UnansweredCluster, build_report, report_data, report_html, report_json
+    from bot.store.unanswered import clusters
+
+    engine = _read_store()
     try:
-        report = build_report(engine, args.since, top=args.top)
+        unanswered: list[UnansweredCluster] = []
+        if args.html or args.json:
+            kb, matcher = _load(args)
+            found = clusters(engine, kb, matcher, args.since, dt.datetime.now(dt.UTC), limit=args.top)
+            unanswered = [UnansweredCluster(c.count, c.closest, tuple(s.text for s in c.samples)) for c in found]
+        report = build_report(engine, args.since, top=args.top, unanswered=unanswered)
     finally:
         engine.dispose()
     if args.html:
@@ -350,6 +377,86 @@ def _report_text(data: dict[str, Any]) -> str:
     lines += [f"most asked: {t['topic_id']} ({t['questions']})" for t in data["top_topics"][:5]]
     lines += [f"most 👎: {t['topic_id']} ({t['down']} 👎, {t['up']} 👍)" for t in data["most_downvoted"][:5]]
     return "\n".join(lines)
+
+
+def _unanswered(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from bot.store.unanswered import cluster_stub_yaml, clusters, unanswered_counts
+
+    kb, matcher = _load(args)
+    until = dt.datetime.now(dt.UTC)
+    engine = _read_store()
+    try:
+        found = clusters(engine, kb, matcher, args.since, until, limit=max(args.limit, args.yaml or 0))
+        counts = unanswered_counts(engine, args.since, until)
+    finally:
+        engine.dispose()
+    if args.yaml is not None:
+        if not 1 <= args.yaml <= len(found):
+            raise UsageError(f"there is no cluster {args.yaml}: {len(found)} found")
+        print(cluster_stub_yaml(found[args.yaml - 1], kb), end="")
+        return EXIT_OK
+    print(
+        f"unanswered since {args.since:%Y-%m-%d}: {counts.with_text} questions in {len(found)} clusters shown"
+        + (f"; {counts.without_text} kept without text, not clustered" if counts.without_text else "")
+    )
+    for n, cluster in enumerate(found[: args.limit], start=1):
+        langs = ", ".join(f"{lang} {count}" for lang, count in cluster.languages.items())
+        closest = cluster.closest or "none"
+        now = f"; now answered by {cluster.answered_by}" if cluster.answered_by else ""
+        print(f"{n:3}. {cluster.count} questions ({langs}), closest topic: {closest}{now}")
+        for sample in cluster.samples[:3]:
+            print(f"       - {_one_line(sample.text)}")
+    return EXIT_OK
+
+
+def _learn(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from bot.kb.layers import bundled_root
+    from bot.store.learn import apply, as_diff, downvotes, proposals
+
+    kb, _ = _load(args)
+    until = dt.datetime.now(dt.UTC)
+    engine = _read_store()
+    try:
+        found = proposals(engine, kb, args.since, until)
+        voted_down = downvotes(engine, args.since, until)
+    finally:
+        engine.dispose()
+    for proposal in found:
+        print(
+            f"{proposal.topic_id} {proposal.lang} {json.dumps(proposal.question, ensure_ascii=False)} "
+            f"({proposal.picks} picks, {proposal.upvotes} 👍)"
+        )
+    if found:
+        print(as_diff(found, kb), end="")
+    for topic_id, votes in voted_down.items():
+        print(f"👎 {topic_id}: {len(votes)}")
+        for vote in votes[:5]:
+            comment = f" — {_one_line(vote.comment)}" if vote.comment else ""
+            print(f"       - {_one_line(vote.question or '')}{comment}")
+    if not args.apply:
+        print(f"{len(found)} proposed questions; nothing changed (--apply writes them)", file=sys.stderr)
+        return EXIT_OK
+    installed = "site-packages" in bundled_root().resolve().parts  # the bundled layer of a wheel: never edited
+    editable = [p for p in found if not (installed and kb.get(p.topic_id) and kb.get(p.topic_id).layer == 0)]  # type: ignore[union-attr]
+    for path in apply(editable, kb):
+        print(f"wrote {path}", file=sys.stderr)
+    if len(editable) < len(found):
+        print(
+            f"{len(found) - len(editable)} proposals are for bundled topics of an installed copy: copy the topic "
+            "into your own layer to extend it",
+            file=sys.stderr,
+        )
+    print("now run: platbot check, platbot tune and platbot eval", file=sys.stderr)
+    return EXIT_OK
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _store_settings() -> StoreSettings:

@@ -7,6 +7,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -15,9 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot.cli import main
-from tests.conftest import KNOWLEDGE
+from tests.conftest import KNOWLEDGE, REPO
 
 SCHEDULE_Q = "how do I schedule jobs on ECS?"
 
@@ -480,3 +482,51 @@ class TestCuratorStore:
             main(["report", "--since", "last tuesday"])
         assert stopped.value.code == 2
         assert "give an age such as 30d" in capsys.readouterr().err
+
+    def test_unanswered_clusters_what_was_declined_and_drafts_a_stub(
+        self, data_home: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        for question in ("what is the best pizza topping?", "best pizza toppings?", "how do I schedule jobs on ECS?"):
+            assert main(["ask", "--record", question]) == 0
+        capsys.readouterr()
+
+        assert main(["unanswered", "--since", "1d"]) == 0
+        out = capsys.readouterr().out
+        assert "2 questions in 1 clusters shown" in out and "  1. 2 questions (en 2)" in out
+        assert main(["unanswered", "--yaml", "1"]) == 0
+        stub = yaml.safe_load(capsys.readouterr().out)
+        assert "pizza" in stub["id"]  # one sample per wording; these two read alike once normalised
+        assert set(stub["questions"]["en"]) <= {"what is the best pizza topping?", "best pizza toppings?"}
+        assert main(["unanswered", "--yaml", "2"]) == 2  # no such cluster: one line
+
+    def test_learn_proposes_a_picked_question_and_applies_it_only_when_asked(
+        self, data_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from bot.store import Recorder, StoreSettings, make_engine, upgrade
+
+        knowledge = tmp_path / "knowledge"
+        shutil.copytree(REPO / "knowledge", knowledge)
+        store = StoreSettings.from_env(os.environ)
+        upgrade(store.url)
+        recorder = Recorder(make_engine(store.url), user_hash_key=store.user_hash_key.reveal())
+        question = "our task never sees the db password from secrets manager, where does it go?"
+        ref = recorder.record_question(
+            surface="command",
+            workspace_id="T1",
+            user_id="U1",
+            lang="en",
+            text=question,
+            outcome="did_you_mean",
+            latency_ms=3.0,
+            offered=["ecs-secrets", "lambda-secrets"],
+        )
+        recorder.record_action(question_ref=ref, kind="pick", workspace_id="T1", user_id="U1", topic_id="ecs-secrets")
+        recorder.close()
+
+        assert main(["--no-bundled", "--knowledge", str(knowledge), "learn"]) == 0
+        out = capsys.readouterr().out
+        assert f'ecs-secrets en "{question}" (1 picks, 0 👍)' in out and f"+    - {question}" in out
+        assert question not in (knowledge / "secrets-config" / "ecs-secrets.yaml").read_text(encoding="utf-8")
+
+        assert main(["--no-bundled", "--knowledge", str(knowledge), "learn", "--apply"]) == 0
+        assert question in (knowledge / "secrets-config" / "ecs-secrets.yaml").read_text(encoding="utf-8")
