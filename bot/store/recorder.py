@@ -39,6 +39,7 @@ from bot.store.privacy import user_hash
 
 log = logging.getLogger("platbot.store")
 
+GATHER_S = 0.25  # how long a record may wait for others to share its transaction
 FIRST_RETRY_S = 0.5
 MAX_RETRY_S = 30.0
 REPORT_DROPS_EVERY_S = 60.0
@@ -253,6 +254,11 @@ class Recorder:
                     self._changed.wait_for(lambda: self._kicked or self._closed, timeout=retry_in)
                 else:
                     self._changed.wait_for(lambda: self._pending or self._closed)
+                    # Gather a batch before writing: one transaction for a few hundred records
+                    # holds the interpreter lock, which the answers need, far less than one each.
+                    self._changed.wait_for(
+                        lambda: self._kicked or self._closed or len(self._pending) >= self._batch, timeout=GATHER_S
+                    )
                 self._kicked = False
                 if self._closed:
                     return
