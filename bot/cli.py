@@ -634,6 +634,9 @@ def _eval(args: argparse.Namespace) -> int:
             cases = with_typos(cases, args.typos, args.seed)
         _, matcher = _load(args)
         report = evaluate(matcher, cases)
+    layers = layers_of(args)
+    if len(layers.layers) > 1:  # which knowledge was measured, when it is more than the bundled base
+        print(f"knowledge: {layers.describe()}", file=sys.stderr)
     print(report_json(report) if args.json else format_report(report, show_misses=not args.quiet))
     return EXIT_OK
 

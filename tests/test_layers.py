@@ -145,7 +145,9 @@ class TestInit:
         self, team: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         assert main(["--knowledge", str(team), "eval", "--json", str(team / "eval.yaml")]) == 0
-        report = yaml.safe_load(capsys.readouterr().out)
+        captured = capsys.readouterr()
+        assert captured.err == f"knowledge: {BUNDLED} + {team}\n"  # what was measured
+        report = yaml.safe_load(captured.out)
         assert report["total"]["right"] == report["total"]["in_scope"] == 3
 
     def test_it_refuses_a_directory_that_has_files(self, tmp_path: Path) -> None:
