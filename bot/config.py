@@ -69,6 +69,7 @@ class Settings:
     port: int = DEFAULT_PORT
     api_url: str = DEFAULT_API_URL
     command: str = DEFAULT_COMMAND
+    escalation_channel: str | None = None  # where "Ask the platform team" posts; None: no such button
 
     @property
     def mode(self) -> Mode:
@@ -99,6 +100,7 @@ class Settings:
             port=_port(env),
             api_url=_api_url(env),
             command=_command(env),
+            escalation_channel=_channel(env, "PLATBOT_ESCALATION_CHANNEL"),
         )
 
 
@@ -168,6 +170,18 @@ def _api_url(env: Mapping[str, str]) -> str:
             f"SLACK_API_URL must be an http(s) URL such as {DEFAULT_API_URL} (GovSlack: https://slack-gov.com/api/)"
         )
     return value if value.endswith("/") else value + "/"
+
+
+def _channel(env: Mapping[str, str], name: str) -> str | None:
+    value = _value(env, name)
+    if value is None:
+        return None
+    if not re.fullmatch(r"[CG][A-Z0-9]{6,}", value):
+        raise SettingsError(
+            f"{name} must be a channel id such as C0123ABCD (in Slack: the channel's details, at the bottom); "
+            "invite platbot to that channel"
+        )
+    return value
 
 
 def _command(env: Mapping[str, str]) -> str:

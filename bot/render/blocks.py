@@ -50,6 +50,7 @@ ACTION_SEE_ALSO = "platbot.seealso"  # another topic that fits the question, und
 ACTION_RELATED = "platbot.related"
 ACTION_FEEDBACK = "platbot.feedback"
 ACTION_SHARE = "platbot.share"
+ACTION_ESCALATE = "platbot.escalate"  # "Ask the platform team", under a decline or a did-you-mean
 # Action ids carry a suffix because they must be unique within a block.
 SHOW_TOPIC_ACTIONS = re.compile(r"^platbot\.(?:pick|seealso|related):\d+$")
 FEEDBACK_ACTIONS = re.compile(r"^platbot\.feedback:(?:up|down)$")
@@ -123,14 +124,22 @@ class TopicRef:
 
 
 def reply(
-    kb: KnowledgeBase, result: MatchResult, question: str, *, command: str, private: bool = False, ref: str = ""
+    kb: KnowledgeBase,
+    result: MatchResult,
+    question: str,
+    *,
+    command: str,
+    private: bool = False,
+    ref: str = "",
+    escalate: bool = False,
 ) -> Message:
     """The reply to one question: help when it is empty, a greeting back, else the answer,
     the choices, or a decline.
 
     `private` is for the slash command's ephemeral reply: it echoes the question (Slack does
     not show the command text) and offers "Share in channel". `ref` names the recorded
-    question, carried by every button so a click is recorded against it.
+    question, carried by every button so a click is recorded against it. `escalate` adds
+    "Ask the platform team" where platbot has no answer (a decline, a did-you-mean).
     """
     if not question.strip():
         return help_message(kb, result.lang, command=command)
@@ -142,8 +151,8 @@ def reply(
     if result.outcome == "smalltalk":
         return smalltalk_message(kb, result.lang, command=command)
     if result.suggestions:
-        return did_you_mean_message(kb, result, question, private=private, ref=ref)
-    return decline_message(kb, question, result.lang, command=command)
+        return did_you_mean_message(kb, result, question, private=private, ref=ref, escalate=escalate)
+    return decline_message(kb, question, result.lang, command=command, ref=ref, escalate=escalate)
 
 
 def answer_message(
@@ -187,7 +196,13 @@ def shared_message(kb: KnowledgeBase, topic: Topic, lang: Lang, *, user_id: str,
 
 
 def did_you_mean_message(
-    kb: KnowledgeBase, result: MatchResult, question: str, *, private: bool = False, ref: str = ""
+    kb: KnowledgeBase,
+    result: MatchResult,
+    question: str,
+    *,
+    private: bool = False,
+    ref: str = "",
+    escalate: bool = False,
 ) -> Message:
     """Buttons for the plausible topics instead of a guess, under the question as typed."""
     lang = result.lang
@@ -200,6 +215,8 @@ def did_you_mean_message(
         )
         for i, s in enumerate(result.suggestions[:MAX_RELATED])
     ]
+    if escalate:
+        buttons.append(_escalate_button(kb, lang, question, ref))
     blocks: list[Block] = [
         _section(lead),
         _context(kb.message("you_asked", lang, question=_echo(question))),
@@ -209,14 +226,29 @@ def did_you_mean_message(
     return _message(blocks, f"{lead}\n{titles}")
 
 
-def decline_message(kb: KnowledgeBase, question: str, lang: Lang, *, command: str) -> Message:
+def decline_message(
+    kb: KnowledgeBase, question: str, lang: Lang, *, command: str, ref: str = "", escalate: bool = False
+) -> Message:
     lead = f"{kb.message('unknown', lang)} {kb.message('ask_hint', lang)}"
     blocks: list[Block] = [
         _section(lead),
         _context(kb.message("you_asked", lang, question=_echo(question))),
         _context(kb.message("help_hint", lang, command=command)),
     ]
+    if escalate:
+        blocks.append(ActionsBlock(elements=[_escalate_button(kb, lang, question, ref)]))
     return _message(blocks, lead)
+
+
+def _escalate_button(kb: KnowledgeBase, lang: Lang, question: str, ref: str) -> ButtonElement:
+    # The question goes along: the platform team needs the asker's own words (no topic: none fits).
+    return _button(kb.message("escalate", lang), ACTION_ESCALATE, TopicRef("", lang, question, ref).to_value())
+
+
+def escalation_message(kb: KnowledgeBase, lang: Lang, *, user_id: str, question: str, where: str) -> Message:
+    """What the platform team's channel gets when someone asks for a person."""
+    text = kb.message("escalated", lang, user=user_id, question=_echo(question), where=where)
+    return _message([_section(text)], text)
 
 
 def smalltalk_message(kb: KnowledgeBase, lang: Lang, *, command: str) -> Message:

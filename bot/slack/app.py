@@ -132,9 +132,24 @@ def build_app(
     failures.register(app, log)
     deps: Deps
     if live is not None:
-        deps = LiveDeps(live, command=settings.command, log=log, limiter=limiter, recorder=recorder)
+        deps = LiveDeps(
+            live,
+            command=settings.command,
+            log=log,
+            limiter=limiter,
+            recorder=recorder,
+            escalation_channel=settings.escalation_channel,
+        )
     else:
-        deps = Deps(kb=kb, matcher=matcher, command=settings.command, log=log, limiter=limiter, recorder=recorder)
+        deps = Deps(
+            kb=kb,
+            matcher=matcher,
+            command=settings.command,
+            log=log,
+            limiter=limiter,
+            recorder=recorder,
+            escalation_channel=settings.escalation_channel,
+        )
     for listeners in (mentions, messages, commands, actions, home):
         listeners.register(app, deps)
     return app

@@ -26,3 +26,4 @@ class Deps:
     log: logging.Logger
     limiter: RateLimiter | None = None  # questions per user; None: no limit
     recorder: RecorderSource | None = None  # the curator store (bot/slack/recording.py); None: nothing kept
+    escalation_channel: str | None = None  # "Ask the platform team" posts there; None: no such button

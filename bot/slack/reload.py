@@ -113,6 +113,7 @@ class LiveDeps(Deps):
         log: logging.Logger,
         limiter: RateLimiter | None = None,
         recorder: RecorderSource | None = None,
+        escalation_channel: str | None = None,
     ) -> None:
         # Deps is frozen; its fields are set the way dataclasses set them.
         object.__setattr__(self, "engine", engine)
@@ -120,6 +121,7 @@ class LiveDeps(Deps):
         object.__setattr__(self, "log", log)
         object.__setattr__(self, "limiter", limiter)
         object.__setattr__(self, "recorder", recorder)
+        object.__setattr__(self, "escalation_channel", escalation_channel)
 
     @property  # type: ignore[override]
     def kb(self) -> KnowledgeBase:

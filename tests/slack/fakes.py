@@ -134,6 +134,10 @@ class FakeSlack:
             return {"ok": False, "error": "channel_not_found"}
         if method == "chat.postMessage":
             return {"ok": True, "channel": body.get("channel"), "ts": f"{time.time():.6f}"}
+        if method == "chat.getPermalink":
+            message = str(body.get("message_ts")).replace(".", "")
+            link = f"https://example.slack.com/archives/{body.get('channel')}/p{message}"
+            return {"ok": True, "channel": body.get("channel"), "permalink": link}
         return {"ok": True}
 
     def fail_next(self, channel: str, status: int, headers: dict[str, str] | None = None) -> None:

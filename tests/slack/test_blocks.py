@@ -247,3 +247,19 @@ def test_a_shared_answer_names_the_asker_and_never_injects_markup(messages: Any)
     assert shared.as_kwargs()["blocks"][0]["elements"][0]["text"] == "<@UASKER> asked: cron &lt;!everyone&gt;"
     assert shared.text.startswith("<@UASKER> asked: cron &lt;!everyone&gt;")
     assert "<!channel" not in texts(forged)
+
+
+def test_ask_the_platform_team_comes_only_where_platbot_has_no_answer_and_only_when_set(messages: Any) -> None:
+    kb = kb_of(messages, make_topic("a"), make_topic("b"))
+    declined = MatchResult("lunch?", "en", "decline")
+    answered = MatchResult("what about a?", "en", "answer", topic=kb.get("a"), confidence=0.9)
+
+    def escalations(result: MatchResult, escalate: bool) -> list[TopicRef | None]:
+        message = blocks.reply(kb, result, result.query, command="/platform", ref="r1", escalate=escalate)
+        buttons = [e for b in message.as_kwargs()["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        return [TopicRef.from_value(b["value"]) for b in buttons if b["action_id"] == blocks.ACTION_ESCALATE]
+
+    [ref] = escalations(declined, escalate=True)
+    assert ref is not None and (ref.question, ref.ref) == ("lunch?", "r1")  # the asker's words go to the team
+    assert escalations(declined, escalate=False) == []
+    assert escalations(answered, escalate=True) == []

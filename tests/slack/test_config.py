@@ -220,3 +220,12 @@ def test_bad_thread_and_worker_options_are_usage_errors(args: tuple[str, ...]) -
     assert result.returncode == 2
     assert f"argument {args[0]}: must be a whole number" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("value", ["#platform", "platform-team", "C12", "U0123ABCD"])
+def test_the_escalation_channel_must_be_a_channel_id(value: str) -> None:
+    with pytest.raises(SettingsError, match="PLATBOT_ESCALATION_CHANNEL must be a channel id"):
+        Settings.from_env({**HTTP_ENV, "PLATBOT_ESCALATION_CHANNEL": value})
+    assert (
+        Settings.from_env({**HTTP_ENV, "PLATBOT_ESCALATION_CHANNEL": " C0123ABCD "}).escalation_channel == "C0123ABCD"
+    )

@@ -132,3 +132,41 @@ def test_the_server_prunes_records_past_the_retention(tmp_path: Path, caplog: py
 
     assert len(rows(database, "SELECT * FROM questions")) == 1
     assert "pruned 1 questions and 0 actions older than 90 days" in caplog.text
+
+
+ESCALATION_CHANNEL = "CPLATFORMTEAM"
+
+
+def test_ask_the_platform_team_posts_the_question_with_its_thread_and_is_recorded(
+    fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    log_path = tmp_path / "platbot.log"
+    with serving(fake_slack.api_url, log_path, PLATBOT_ESCALATION_CHANNEL=ESCALATION_CHANNEL) as server:
+        slack = SlackSender(server.port)
+        channel, asked = new_id("C"), "1700000300.000100"
+        question = "what should we eat for lunch? <!channel>"
+        slack.event(mention(question, ts=asked, channel=channel), new_id("Ev"))
+        [declined] = fake_slack.wait_for("chat.postMessage", where=lambda c: c.body.get("channel") == channel)
+        [button] = [b for b in declined.buttons() if b["action_id"] == "platbot.escalate"]
+
+        slack.action(
+            button["action_id"],
+            button["value"],
+            response_url=fake_slack.response_url("escalate"),
+            ephemeral=False,
+            channel=channel,
+            thread_ts=asked,
+            user="UCURIOUS",
+        )
+
+        [post] = fake_slack.wait_for("chat.postMessage", where=lambda c: c.body.get("channel") == ESCALATION_CHANNEL)
+        assert "<@UCURIOUS>" in post.text_everywhere() and "what should we eat for lunch?" in post.text_everywhere()
+        assert "<!channel>" not in post.text_everywhere()  # echoed, never a ping for the whole team
+        assert f"archives/{channel}/p{asked.replace('.', '')}" in post.text_everywhere()  # the question's thread
+        [told] = fake_slack.wait_for("chat.postEphemeral", where=lambda c: c.body.get("user") == "UCURIOUS")
+        assert ESCALATION_CHANNEL in told.text_everywhere()
+        ref = TopicRef.from_value(button["value"])
+        assert ref is not None
+        database = log_path.parent / "data" / "platbot" / "platbot.db"
+        [action] = rows(database, "SELECT kind FROM actions WHERE question_ref = ?", ref.ref)
+        assert action["kind"] == "escalate"

@@ -10,7 +10,9 @@ from typing import Any
 
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
+from bot.kb.model import Lang
 from bot.render import blocks
 from bot.render.blocks import TopicRef
 from bot.slack import recording
@@ -65,9 +67,36 @@ def register(app: App, deps: Deps) -> None:
         respond(delete_original=True)
         recording.record_action(deps, body, "share", ref)
 
+    def escalate(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        ref = TopicRef.from_value(action.get("value"))
+        channel = deps.escalation_channel
+        if ref is None or channel is None:  # a button from before the setting was removed
+            return
+        user = (body.get("user") or {}).get("id", "")
+        where = _where_asked(deps, body, client, ref.lang)
+        post = blocks.escalation_message(deps.kb, ref.lang, user_id=user, question=ref.question, where=where)
+        client.chat_postMessage(channel=channel, unfurl_links=False, **post.as_kwargs())
+        _tell_clicker(body, respond, client, blocks.notice(deps.kb, "escalation_sent", ref.lang, channel=channel))
+        recording.record_action(deps, body, "escalate", ref)
+
     app.action(blocks.SHOW_TOPIC_ACTIONS)(ack=acknowledge, lazy=[guarded(show_topic, deps)])
+    app.action(blocks.ACTION_ESCALATE)(ack=acknowledge, lazy=[guarded(escalate, deps)])
     app.action(blocks.FEEDBACK_ACTIONS)(ack=acknowledge, lazy=[guarded(record_feedback, deps)])
     app.action(blocks.ACTION_SHARE)(ack=acknowledge, lazy=[guarded(share_answer, deps)])
+
+
+def _where_asked(deps: Deps, body: dict[str, Any], client: WebClient, lang: Lang) -> str:
+    """A link to the thread the question was asked in; for a private answer (the slash
+    command's), which has no link, the channel."""
+    channel = (body.get("channel") or {}).get("id", "")
+    message = body.get("message") or {}
+    if not _is_private(body) and message:
+        try:
+            found = client.chat_getPermalink(channel=channel, message_ts=message.get("thread_ts") or message["ts"])
+            return deps.kb.message("escalated_where_thread", lang, link=found["permalink"])
+        except (SlackApiError, KeyError):  # no link is no reason to keep the question from a person
+            pass
+    return deps.kb.message("escalated_where_channel", lang, channel=channel)
 
 
 def _is_private(body: dict[str, Any]) -> bool:

@@ -29,7 +29,15 @@ def register(app: App, deps: Deps) -> None:
             return
         result = deps.matcher.match(text)
         ref = recording.new_ref(deps)
-        message = blocks.reply(deps.kb, result, text, command=deps.command, private=True, ref=ref)
+        message = blocks.reply(
+            deps.kb,
+            result,
+            text,
+            command=deps.command,
+            private=True,
+            ref=ref,
+            escalate=deps.escalation_channel is not None,
+        )
         respond(response_type="ephemeral", **message.as_kwargs())
         recording.record_question(deps, context, ref=ref, surface="command", text=text, result=result, started=started)
 

@@ -29,7 +29,9 @@ def register(app: App, deps: Deps) -> None:
             return
         result = deps.matcher.match(question)
         ref = recording.new_ref(deps) if question.strip() else ""
-        message = blocks.reply(deps.kb, result, question, command=deps.command, ref=ref)
+        message = blocks.reply(
+            deps.kb, result, question, command=deps.command, ref=ref, escalate=deps.escalation_channel is not None
+        )
         deliver.post_reply(deps, client, body, event, message, lang=result.lang, thread_ts=thread)
         recording.record_question(
             deps,
