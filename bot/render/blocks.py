@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,10 +23,13 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
 )
+from slack_sdk.models.views import View
 
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.matcher import MatchResult
@@ -50,7 +53,10 @@ ACTION_SEE_ALSO = "platbot.seealso"  # another topic that fits the question, und
 ACTION_RELATED = "platbot.related"
 ACTION_FEEDBACK = "platbot.feedback"
 ACTION_SHARE = "platbot.share"
-ACTION_ESCALATE = "platbot.escalate"  # "Ask the platform team", under a decline or a did-you-mean
+ACTION_ESCALATE = "platbot.escalate"
+VIEW_FEEDBACK = "platbot.feedback_comment"  # the modal a 👎 opens: "what was wrong?"
+FEEDBACK_BLOCK, FEEDBACK_INPUT = "what", "comment"
+COMMENT_CHARS = 1000  # "Ask the platform team", under a decline or a did-you-mean
 # Action ids carry a suffix because they must be unique within a block.
 SHOW_TOPIC_ACTIONS = re.compile(r"^platbot\.(?:pick|seealso|related):\d+$")
 FEEDBACK_ACTIONS = re.compile(r"^platbot\.feedback:(?:up|down)$")
@@ -265,6 +271,41 @@ def notice(kb: KnowledgeBase, key: str, lang: Lang, **values: object) -> Message
 
 def feedback_thanks(kb: KnowledgeBase, lang: Lang, vote: Vote) -> Message:
     return notice(kb, f"feedback_thanks_{vote}", lang)
+
+
+def feedback_modal(kb: KnowledgeBase, lang: Lang, ref_value: str) -> dict[str, Any]:
+    """The modal a 👎 opens: one optional text box. It carries the button's value, so what is
+    written (or the modal's closing) is recorded against the same question."""
+    view = View(
+        type="modal",
+        callback_id=VIEW_FEEDBACK,
+        title=PlainTextObject(text=_clip(kb.message("feedback_modal_title", lang), 24)),
+        submit=PlainTextObject(text=_clip(kb.message("feedback_modal_submit", lang), 24)),
+        close=PlainTextObject(text=_clip(kb.message("feedback_modal_close", lang), 24)),
+        notify_on_close=True,  # a skipped modal is still a 👎
+        private_metadata=ref_value,
+        blocks=[
+            InputBlock(
+                block_id=FEEDBACK_BLOCK,
+                label=PlainTextObject(text=_clip(kb.message("feedback_modal_label", lang), 2000)),
+                hint=PlainTextObject(text=_clip(kb.message("feedback_modal_hint", lang), 2000)),
+                element=PlainTextInputElement(action_id=FEEDBACK_INPUT, multiline=True, max_length=COMMENT_CHARS),
+                optional=True,
+            )
+        ],
+    )
+    return view.to_dict()
+
+
+def feedback_comment(view: Mapping[str, Any]) -> str | None:
+    """The text written in the feedback modal, or None."""
+    try:
+        value = view["state"]["values"][FEEDBACK_BLOCK][FEEDBACK_INPUT]["value"]
+    except (KeyError, TypeError):
+        return None
+    if not isinstance(value, str):
+        return None
+    return value.strip()[:COMMENT_CHARS] or None
 
 
 def error_message(kb: KnowledgeBase, lang: Lang) -> Message:

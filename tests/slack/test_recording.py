@@ -3,6 +3,7 @@ database, linked by the ref the answer's buttons carry, and never in the way of 
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 
@@ -170,3 +172,50 @@ def test_ask_the_platform_team_posts_the_question_with_its_thread_and_is_recorde
         database = log_path.parent / "data" / "platbot" / "platbot.db"
         [action] = rows(database, "SELECT kind FROM actions WHERE question_ref = ?", ref.ref)
         assert action["kind"] == "escalate"
+
+
+def view_payload(kind: str, view: dict[str, Any], comment: str | None, user: str) -> str:
+    """What Slack sends when the modal is sent (`view_submission`) or closed (`view_closed`)."""
+    state = {"values": {"what": {"comment": {"type": "plain_text_input", "value": comment}}}}
+    payload = {
+        "type": kind,
+        "team": {"id": TEAM},
+        "user": {"id": user},
+        "api_app_id": "APLATBOT",
+        "view": {**view, "id": "V0MODAL", "state": state},
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+@pytest.mark.parametrize(
+    ("kind", "comment"), [("view_submission", "it said Fargate; we run on EC2"), ("view_closed", None)]
+)
+def test_a_thumbs_down_asks_what_was_wrong_and_records_the_answer_once(
+    recorded: tuple[RunningServer, Path], fake_slack: FakeSlack, kind: str, comment: str | None
+) -> None:
+    server, database = recorded
+    slack, user = SlackSender(server.port), new_id("U")
+    slack.command(SCHEDULE_EN, fake_slack.response_url(f"vote-{kind}"), user=user)
+    [answer] = fake_slack.wait_for(f"vote-{kind}")
+    [down] = [b for b in answer.buttons() if b["action_id"] == "platbot.feedback:down"]
+    ref = TopicRef.from_value(down["value"])
+    assert ref is not None
+
+    slack.action(
+        down["action_id"],
+        down["value"],
+        response_url=fake_slack.response_url(f"thanks-{kind}"),
+        ephemeral=True,
+        user=user,
+    )
+    [opened] = fake_slack.wait_for("views.open", where=lambda c: ref.ref in json.dumps(c.body))
+    view = json.loads(opened.body["view"]) if isinstance(opened.body["view"], str) else opened.body["view"]
+    assert opened.body["trigger_id"] == "1.2.3" and view["callback_id"] == "platbot.feedback_comment"
+    time.sleep(0.5)  # nothing is recorded while the modal is open
+    assert rows(database, "SELECT * FROM actions WHERE question_ref = ?", ref.ref, until=0) == []
+
+    reply = slack.post(view_payload(kind, view, comment, user), "application/x-www-form-urlencoded")
+
+    assert reply.status == 200 and reply.body == ""  # an empty ack closes the modal
+    [vote] = rows(database, "SELECT kind, comment FROM actions WHERE question_ref = ?", ref.ref)
+    assert (vote["kind"], vote["comment"]) == ("feedback_down", comment)

@@ -40,6 +40,8 @@ def register(app: App, deps: Deps) -> None:
     def record_feedback(body: dict[str, Any], action: dict[str, Any], respond: Respond, client: WebClient) -> None:
         vote = "up" if str(action.get("action_id", "")).endswith(":up") else "down"
         ref = TopicRef.from_value(action.get("value"))
+        # A 👎 asks what was wrong; it is recorded when the modal is sent or closed.
+        asked = vote == "down" and _ask_what_was_wrong(deps, body, client, ref, action.get("value") or "")
         topic = deps.kb.get(ref.topic_id) if ref else None  # only known ids reach the log
         deps.log.info(
             "feedback vote=%s topic=%s lang=%s user=%s channel=%s",
@@ -51,7 +53,12 @@ def register(app: App, deps: Deps) -> None:
         )
         thanks = blocks.feedback_thanks(deps.kb, ref.lang if ref else "en", vote)
         _tell_clicker(body, respond, client, thanks)
-        recording.record_action(deps, body, "feedback_up" if vote == "up" else "feedback_down", ref)
+        if not asked:
+            recording.record_action(deps, body, "feedback_up" if vote == "up" else "feedback_down", ref)
+
+    def record_comment(body: dict[str, Any], view: dict[str, Any]) -> None:
+        ref = TopicRef.from_value(view.get("private_metadata"))
+        recording.record_action(deps, body, "feedback_down", ref, comment=blocks.feedback_comment(view))
 
     def share_answer(body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
         ref = TopicRef.from_value(action.get("value"))
@@ -81,8 +88,24 @@ def register(app: App, deps: Deps) -> None:
 
     app.action(blocks.SHOW_TOPIC_ACTIONS)(ack=acknowledge, lazy=[guarded(show_topic, deps)])
     app.action(blocks.ACTION_ESCALATE)(ack=acknowledge, lazy=[guarded(escalate, deps)])
+    # Sent or closed, the modal's 👎 is recorded once; sending closes it (an empty ack).
+    app.view_submission(blocks.VIEW_FEEDBACK)(ack=acknowledge, lazy=[guarded(record_comment, deps)])
+    app.view_closed(blocks.VIEW_FEEDBACK)(ack=acknowledge, lazy=[guarded(record_comment, deps)])
     app.action(blocks.FEEDBACK_ACTIONS)(ack=acknowledge, lazy=[guarded(record_feedback, deps)])
     app.action(blocks.ACTION_SHARE)(ack=acknowledge, lazy=[guarded(share_answer, deps)])
+
+
+def _ask_what_was_wrong(deps: Deps, body: dict[str, Any], client: WebClient, ref: TopicRef | None, value: str) -> bool:
+    """Open the "what was wrong?" modal; False when there is nothing to record it against or
+    Slack would not open it (the 👎 is then recorded as it is)."""
+    if ref is None or not ref.ref or deps.recorder is None or not body.get("trigger_id"):
+        return False
+    try:
+        client.views_open(trigger_id=body["trigger_id"], view=blocks.feedback_modal(deps.kb, ref.lang, value))
+    except SlackApiError as error:  # an expired trigger (over 3 s), a revoked token...
+        deps.log.info("feedback modal not opened: %s", error.response.get("error", "unknown"))
+        return False
+    return True
 
 
 def _where_asked(deps: Deps, body: dict[str, Any], client: WebClient, lang: Lang) -> str:
