@@ -182,6 +182,10 @@ def _parser() -> argparse.ArgumentParser:
     learn.add_argument("--apply", action="store_true", help="write the proposed questions into the topic files")
     learn.set_defaults(run=_learn)
 
+    digest = commands.add_parser("digest", help="post the week in numbers to $PLATBOT_CURATOR_CHANNEL")
+    digest.add_argument("--lang", choices=LANGS, default="en", help="the digest's language (default: en)")
+    digest.set_defaults(run=_digest)
+
     tune = commands.add_parser("tune", help="fit the matcher's weights and thresholds by cross-validation")
     tune.add_argument("--cv", type=int, default=5, metavar="K", help="folds (default: 5)")
     tune.add_argument("--seed", type=int, default=0, help="seed for the folds (default: 0)")
@@ -457,6 +461,13 @@ def _learn(args: argparse.Namespace) -> int:
 def _one_line(text: str, limit: int = 160) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _digest(args: argparse.Namespace) -> int:
+    from bot.slack.digest import run_digest
+
+    kb, matcher = _load(args)
+    return run_digest(os.environ, kb, matcher, lang=args.lang)
 
 
 def _store_settings() -> StoreSettings:

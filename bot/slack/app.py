@@ -18,9 +18,10 @@ from bot.kb.model import KnowledgeBase
 from bot.matcher import Matcher
 from bot.slack import failures
 from bot.slack.backlog import BoundedExecutor
+from bot.slack.curators import curators_setting
 from bot.slack.dedupe import EventLog, SeenEvents, skip_repeats
 from bot.slack.deps import Deps, RecorderSource
-from bot.slack.listeners import actions, commands, home, mentions, messages
+from bot.slack.listeners import actions, commands, home, mentions, messages, stats
 from bot.slack.ratelimit import Limit, RateLimiter
 from bot.slack.reload import LiveDeps, LiveEngine, PinningExecutor
 
@@ -150,6 +151,7 @@ def build_app(
             recorder=recorder,
             escalation_channel=settings.escalation_channel,
         )
+    stats.register(app, deps, curators_setting(env))  # before commands: `stats` is not a question
     for listeners in (mentions, messages, commands, actions, home):
         listeners.register(app, deps)
     return app
