@@ -23,7 +23,7 @@ from bot.matcher import Matcher
 from bot.render.digest import week_message
 from bot.slack.app import client_timeout, make_client
 from bot.slack.curators import curator_channel_setting
-from bot.store import database_url, make_engine
+from bot.store import engine_from_env
 from bot.store.digest import week_in_numbers
 
 EXIT_POSTED, EXIT_REFUSED = 0, 1
@@ -45,7 +45,7 @@ def run_digest(
     channel = curator_channel_setting(env)
     if channel is None:
         raise SettingsError("PLATBOT_CURATOR_CHANNEL is not set: give the id of the channel the digest goes to")
-    engine = make_engine(database_url(env))
+    engine = engine_from_env(env)
     try:
         week = week_in_numbers(engine, kb, matcher, now=now)
     finally:

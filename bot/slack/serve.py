@@ -277,7 +277,11 @@ def _open_store(store: StoreSettings) -> ProcessRecorder:
     not the answers: the recorder keeps its records until the database takes them."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin and step, at INFO
     try:
-        upgrade(store.url)
+        engine = store.engine()
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()  # before gunicorn forks: no child inherits a live connection
     except StoreError as exc:
         log.warning("%s; answering anyway, records wait for the database", exc)
     else:

@@ -2,7 +2,10 @@
 
     PLATBOT_DATABASE_URL   a SQLAlchemy URL; wins over DATABASE_URL
     DATABASE_URL           as PaaS set it (`postgres://...`); read when the first is unset
-    (neither)              sqlite:///$XDG_DATA_HOME/platbot/platbot.db (~/.local/share/platbot/...)
+    PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, PGSSLMODE
+                           libpq's own variables, read when neither URL is set and PGHOST is
+                           (the password may instead come from a secret: bot.store.credentials)
+    (none of these)        sqlite:///$XDG_DATA_HOME/platbot/platbot.db (~/.local/share/platbot/...)
 
 `postgres://` and `postgresql://` mean psycopg 3 (the `postgres` extra). Errors are `StoreError`,
 one line that names the database with its password masked.
@@ -19,7 +22,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
-from bot.errors import PlatbotError
+from bot.errors import PlatbotError, SettingsError
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 # Bounds the wait for an unreachable server; the recorder retries later, dedupe answers anyway.
@@ -35,10 +38,31 @@ def database_url(env: Mapping[str, str]) -> str:
     url = env.get("PLATBOT_DATABASE_URL") or env.get("DATABASE_URL")
     if url:
         return _with_psycopg(url.strip())
+    if env.get("PGHOST", "").strip():
+        return _from_libpq_variables(env)
     base = Path(env["XDG_DATA_HOME"]) if env.get("XDG_DATA_HOME") else Path.home() / ".local" / "share"
     directory = base / "platbot"
     directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{directory / 'platbot.db'}"
+
+
+def _from_libpq_variables(env: Mapping[str, str]) -> str:
+    def value(name: str) -> str | None:
+        return env.get(name, "").strip() or None
+
+    port = value("PGPORT")
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        raise SettingsError("PGPORT must be a port number")
+    url = URL.create(
+        "postgresql+psycopg",
+        username=value("PGUSER"),
+        password=value("PGPASSWORD"),
+        host=value("PGHOST"),
+        port=int(port) if port else None,
+        database=value("PGDATABASE"),
+        query={"sslmode": sslmode} if (sslmode := value("PGSSLMODE")) else {},
+    )
+    return url.render_as_string(hide_password=False)
 
 
 def _with_psycopg(url: str) -> str:

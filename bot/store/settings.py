@@ -1,6 +1,7 @@
 """The store's settings, read from an environment mapping (tests pass a dict, platbot passes os.environ).
 
-    PLATBOT_DATABASE_URL / DATABASE_URL   where the records go (see bot.store.db)
+    PLATBOT_DATABASE_URL / DATABASE_URL   where the records go (see bot.store.db; or libpq's PG* variables)
+    PLATBOT_DATABASE_SECRET_ARN           the login, from Secrets Manager (see bot.store.credentials)
     PLATBOT_USER_HASH_KEY                 the secret that user ids are hashed with (16+ characters)
     PLATBOT_STORE_TEXT                    false: keep no question text, only what it led to
     PLATBOT_RETENTION_DAYS                records older than this are pruned (default 90)
@@ -15,12 +16,15 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from sqlalchemy import Engine
 
 from bot.config import Secret
 from bot.errors import SettingsError
-from bot.store.db import database_url, sqlite_path
+from bot.store.credentials import SecretLogin, log_in_with, secret_login
+from bot.store.db import database_url, make_engine, sqlite_path
 
 DEFAULT_RETENTION_DAYS = 90
 MIN_KEY_LENGTH = 16
@@ -35,6 +39,7 @@ class StoreSettings:
     user_hash_key: Secret
     store_text: bool = True
     retention_days: int = DEFAULT_RETENTION_DAYS
+    login: SecretLogin | None = field(default=None, compare=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StoreSettings:
@@ -44,7 +49,21 @@ class StoreSettings:
             user_hash_key=_hash_key(env, url),
             store_text=_flag(env, "PLATBOT_STORE_TEXT", default=True),
             retention_days=_retention_days(env),
+            login=secret_login(env),
         )
+
+    def engine(self) -> Engine:
+        """A new engine for the store, logging in from the secret when one is set."""
+        engine = make_engine(self.url)
+        return log_in_with(engine, self.login) if self.login is not None else engine
+
+
+def engine_from_env(env: Mapping[str, str]) -> Engine:
+    """The store's engine, for reading it: what StoreSettings.engine() opens, without the user
+    hash key that only writing needs."""
+    engine = make_engine(database_url(env))
+    login = secret_login(env)
+    return log_in_with(engine, login) if login is not None else engine
 
 
 def _hash_key(env: Mapping[str, str], url: str) -> Secret:

@@ -150,6 +150,12 @@ class ThrowawayPostgres:
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+    def require_password(self, role: str) -> None:
+        """Have TCP logins as `role` checked against its password (the cluster trusts everyone else)."""
+        hba = self.data / "pg_hba.conf"
+        hba.write_text(f"host all {role} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
+        self._run("pg_ctl", "-D", str(self.data), "reload")
+
 
 def _postgres_bin() -> Path:
     """Debian keeps initdb and pg_ctl off the PATH, in /usr/lib/postgresql/VERSION/bin."""

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 
-from bot.errors import PlatbotError
+from bot.errors import PlatbotError, SettingsError
 from bot.store.db import StoreError, database_url, make_engine, mask
 from bot.store.migrate import upgrade
 
@@ -29,6 +30,34 @@ def test_an_explicit_driver_is_kept() -> None:
     url = "postgresql+psycopg://app@db/platbot"
 
     assert database_url({"PLATBOT_DATABASE_URL": url}) == url
+
+
+def test_libpq_variables_name_postgresql_when_no_url_is_set() -> None:
+    env = {
+        "PGHOST": "db.internal",
+        "PGPORT": "6432",
+        "PGDATABASE": "platbot",
+        "PGUSER": "bot",
+        "PGPASSWORD": "p@ss/word",
+        "PGSSLMODE": "require",
+    }
+
+    url = make_url(database_url(env))
+
+    assert url.drivername == "postgresql+psycopg"
+    assert (url.host, url.port, url.database, url.username) == ("db.internal", 6432, "platbot", "bot")
+    assert url.password == "p@ss/word"  # escaped in the URL, intact once read back
+    assert url.query == {"sslmode": "require"}
+
+
+def test_a_url_wins_over_libpq_variables() -> None:
+    env = {"PLATBOT_DATABASE_URL": "postgresql://a@x/db", "PGHOST": "y"}
+    assert database_url(env) == "postgresql+psycopg://a@x/db"
+
+
+def test_a_malformed_pgport_is_a_settings_error() -> None:
+    with pytest.raises(SettingsError, match=r"^PGPORT must be a port number$"):
+        database_url({"PGHOST": "db.internal", "PGPORT": "54 32"})
 
 
 def test_the_default_is_a_sqlite_file_under_xdg_data_home(tmp_path: Path) -> None:
