@@ -24,10 +24,13 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python3 -m venv /opt/platbot
 
 # Dependencies first, from pyproject.toml alone, so a change to platbot's code or knowledge
-# rebuilds only the layers below.
+# rebuilds only the layers below. With the extras a deployment on AWS uses: PostgreSQL for the
+# curator store, boto3 to read its rotating login from Secrets Manager.
+ARG EXTRAS="postgres aws"
 WORKDIR /src
 COPY pyproject.toml ./
-RUN python3 -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies'], sep='\n')" \
+RUN python3 -c "import sys, tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print(*p['dependencies'], *(d for e in sys.argv[1:] for d in p['optional-dependencies'][e]), sep='\n')" $EXTRAS \
         > /tmp/requirements.txt \
     && /opt/platbot/bin/pip install --requirement /tmp/requirements.txt
 
@@ -81,6 +84,8 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python3", "-c", "import os, urllib.request as r; os.environ.get('SLACK_APP_TOKEN') or r.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=4)"]
 
-# No mode argument: `auto` picks Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT.
-# Pass `socket` or `http` (and serve's options) as the container's command to force one.
-ENTRYPOINT ["platbot", "serve"]
+# `serve` with no mode: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on $PORT. The command
+# is what a task overrides: `serve http`, `serve socket`, or `digest` on a weekly schedule (ECS
+# container overrides replace the command, never the entrypoint).
+ENTRYPOINT ["platbot"]
+CMD ["serve"]

@@ -33,12 +33,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.render.blocks import FEEDBACK_ACTIONS, TopicRef
 from bot.slack.app import load_engine
 from tests.conftest import KNOWLEDGE, REPO
 from tests.slack.conftest import RunningServer, wait_until_healthy
 from tests.slack.fakes import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackSender
+from tests.store.conftest import postgres_server_url as postgres_url
 
 DOCKERFILE = REPO / "Dockerfile"
 IMAGE = "localhost/platbot:test"
@@ -300,7 +302,7 @@ def serving(
         "SLACK_API_URL": fake_slack.api_url,
         "PORT": str(port),
     }
-    argv = [*image.config["Entrypoint"], "--bind", f"127.0.0.1:{port}"]
+    argv = [*image.config["Entrypoint"], *image.config["Cmd"], "--bind", f"127.0.0.1:{port}"]
     log_path = tmp_path_factory.mktemp("container") / "platbot.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(container.command(argv, env), stdout=log, stderr=subprocess.STDOUT)
@@ -322,8 +324,8 @@ def serving(
 
 def test_the_image_serves_platbot_as_a_non_root_user_with_the_port_and_health_check_declared(image: Image) -> None:
     config = image.config
-    assert config["Entrypoint"] == ["platbot", "serve"]
-    assert not config.get("Cmd")  # no mode given: `auto`, decided by SLACK_APP_TOKEN
+    assert config["Entrypoint"] == ["platbot"]
+    assert config["Cmd"] == ["serve"]  # no mode given: `auto`, decided by SLACK_APP_TOKEN
     assert config["User"] == "10001:10001"
     assert "3000/tcp" in config["ExposedPorts"]
     assert "PORT=3000" in config["Env"]
@@ -349,6 +351,25 @@ def test_the_image_has_no_pip_in_its_venv_no_compiler_and_no_sources(container: 
     compilers = container.python("import shutil; print([c for c in ('cc', 'gcc', 'make') if shutil.which(c)])")
     assert compilers == "[]\n"
     assert container.python("import os; print(os.path.exists('/src'))") == "False\n"
+
+
+def test_the_image_records_into_postgresql_named_by_libpq_variables(container: Container) -> None:
+    """What the ECS templates give a task with the database stack: PG* variables, the login from
+    RDS's secret (here, as PGPASSWORD: no AWS to ask) and the hash key; psycopg and boto3 are in."""
+    server = make_url(postgres_url())
+    env = {
+        "PGHOST": server.host or "127.0.0.1",
+        "PGPORT": str(server.port or 5432),
+        "PGDATABASE": server.database or "platbot",
+        "PGUSER": server.username or "",
+        "PGPASSWORD": server.password or "",
+        "PLATBOT_USER_HASH_KEY": "k" * 32,
+    }
+    upgraded = container.run(["platbot", "db", "upgrade"], env)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert upgraded.stdout.startswith(f"postgresql+psycopg://{server.username}:***@")
+    assert container.python("import boto3, psycopg; print('ok')") == "ok\n"
 
 
 # --- the image running ---------------------------------------------------------------------------
