@@ -229,6 +229,11 @@ def _read(path: Path, root: Path, read_before: dict[str, str] | None = None) -> 
     return Source(shown, data, node)
 
 
+def read_source(path: Path, root: Path) -> Source | Problem:
+    """A shared file of the knowledge directory `root` (not a topic), read as safely as topics."""
+    return _read(path, root)
+
+
 def _display_path(path: Path, root: Path) -> str:
     """Paths as people see them in the repo: `knowledge/ecs/x.yaml`."""
     try:
