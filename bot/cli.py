@@ -142,6 +142,12 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate the knowledge base")
     check.set_defaults(run=_check)
 
+    choose = commands.add_parser("choose", help="a few questions about the team and the work, then where to run it")
+    choose.add_argument("--answers", metavar="FILE", help="answers from a YAML file ({question: answer}), no prompts")
+    choose.add_argument("--json", action="store_true", help="print the advice as one JSON object")
+    choose.add_argument("--lang", choices=LANGS, default="en", help="the language of questions and advice")
+    choose.set_defaults(run=_choose)
+
     init = commands.add_parser("init", help="start a team knowledge directory to layer over the bundled one")
     init.add_argument("directory", type=Path, metavar="DIR", help="a new or empty directory")
     init.set_defaults(run=_init)
@@ -272,11 +278,12 @@ def _ask(args: argparse.Namespace) -> int:
 def _record(question: str, result: MatchResult, latency_ms: float) -> None:
     """Keep one CLI question in the curator store, written before the command exits."""
     from bot.slack.recording import outcome_of
-    from bot.store import Recorder, make_engine, upgrade
+    from bot.store import Recorder, upgrade
 
     store = _store_settings()
-    upgrade(store.url)
-    recorder = Recorder(make_engine(store.url), user_hash_key=store.user_hash_key.reveal(), store_text=store.store_text)
+    engine = store.engine()
+    upgrade(engine)
+    recorder = Recorder(engine, user_hash_key=store.user_hash_key.reveal(), store_text=store.store_text)
     offered = result.suggestions if result.outcome == "clarify" else result.see_also
     recorder.record_question(
         surface="cli",
@@ -296,15 +303,15 @@ def _record(question: str, result: MatchResult, latency_ms: float) -> None:
 
 
 def _db(args: argparse.Namespace) -> int:
-    from bot.store import forget, make_engine, mask, prune, upgrade
+    from bot.store import forget, mask, prune, upgrade
 
     store = _store_settings()
-    if args.db_command == "upgrade":
-        upgrade(store.url)
-        print(f"{mask(store.url)}: up to date")
-        return EXIT_OK
-    engine = make_engine(store.url)
+    engine = store.engine()
     try:
+        if args.db_command == "upgrade":
+            upgrade(engine)
+            print(f"{mask(store.url)}: up to date")
+            return EXIT_OK
         if args.db_command == "prune":
             deleted = prune(engine, store.retention_days)
             what = f"older than {store.retention_days} days"
@@ -334,10 +341,10 @@ def _since(text: str) -> datetime.datetime:
 
 def _read_store() -> Engine:
     """The store, for reading: no user hash key needed."""
-    from bot.store import database_url, make_engine
+    from bot.store import engine_from_env
 
     try:
-        return make_engine(database_url(os.environ))
+        return engine_from_env(os.environ)
     except OSError as exc:
         raise StoreUnavailable(f"no store to read ({exc.strerror}: {exc.filename})") from None
 
@@ -582,10 +589,13 @@ def _topic_json(topic: Topic) -> dict[str, object]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from bot.advisor import check_advisor
     from bot.kb.lint import check
 
     layers = layers_of(args)
     problems = check(layers)
+    if not problems:  # the advisor's checks need the topics its options point to
+        problems = check_advisor(load_knowledge(layers)[0])
     for problem in problems:
         print(problem)
     if problems:
@@ -614,6 +624,76 @@ def layer_summary(layers: Layers, kb: KnowledgeBase) -> list[str]:
 def _defined_below(layers: Layers, index: int, topic: Topic) -> bool:
     # A topic's id is its file's name (KB007), in whichever area folder.
     return any(path.stem == topic.id for root in layers.roots[:index] for path in topic_files(root))
+
+
+def _choose(args: argparse.Namespace) -> int:
+    from bot.advisor import AnswersError, advise, checked_answers, load_rules
+    from bot.render.advice import advice_data, advice_text
+
+    kb, problems = load_knowledge(layers_of(args))
+    rules, rule_problems = load_rules(kb.roots)
+    for problem in [*problems, *rule_problems]:
+        print(f"platbot: warning: {problem} (left out; run `platbot check`)", file=sys.stderr)
+    if rules is None:
+        print(f"platbot: error: no advisor rules in {', '.join(kb.roots)} (advisor.yaml)", file=sys.stderr)
+        return EXIT_PROBLEMS
+    try:
+        raw = _answers_file(args.answers) if args.answers else _ask_each(kb, rules, args.lang, sys.stdin, sys.stdout)
+        answers = checked_answers(rules, raw)
+    except AnswersError as exc:
+        print(f"platbot: error: {args.answers}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    advice = advise(rules, answers)
+    if args.json:
+        print(_json_line(advice_data(advice, args.lang)))
+    else:
+        print(advice_text(kb, rules, advice, args.lang, color=sys.stdout.isatty()))
+    return EXIT_OK
+
+
+def _answers_file(path: str) -> dict[str, object]:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            data = yaml.safe_load(file)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc).splitlines()[0]
+        raise UsageError(f"cannot read answers from {path}: {reason}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping of question ids to answers")
+    return data
+
+
+def _ask_each(kb: KnowledgeBase, rules: Any, lang: Lang, stdin: TextIO, out: TextIO) -> dict[str, object]:
+    """Each question in turn, answered by number (several, comma-separated, where several fit);
+    Enter skips, end of input skips the rest."""
+    picked: dict[str, object] = {}
+    total = len(rules.questions)
+    for n, question in enumerate(rules.questions, 1):
+        hint = kb.message("advisor_prompt_many" if question.multiple else "advisor_prompt_skip", lang)
+        print(f"\n{n}/{total} {question.prompt[lang]} ({hint})", file=out)
+        for i, answer in enumerate(question.answers, 1):
+            print(f"  {i}. {answer.label[lang]}", file=out)
+        while True:
+            print("> ", end="", file=out, flush=True)
+            line = stdin.readline()
+            if not line:
+                print(file=out)
+                return picked
+            numbers = [part.strip() for part in line.replace("、", ",").split(",") if part.strip()]
+            if not numbers:
+                break
+            if all(x.isdigit() and 1 <= int(x) <= len(question.answers) for x in numbers) and (
+                question.multiple or len(numbers) == 1
+            ):
+                picked[question.id] = [question.answers[int(x) - 1].id for x in numbers]
+                break
+            print(kb.message("advisor_prompt_invalid", lang), file=out)
+    print(file=out)
+    return picked
 
 
 def _init(args: argparse.Namespace) -> int:

@@ -530,3 +530,61 @@ class TestCuratorStore:
 
         assert main(["--no-bundled", "--knowledge", str(knowledge), "learn", "--apply"]) == 0
         assert question in (knowledge / "secrets-config" / "ecs-secrets.yaml").read_text(encoding="utf-8")
+
+
+# --- platbot choose ------------------------------------------------------------------------------
+
+
+def test_choose_with_an_answers_file_prints_the_advice_as_json(capsys, tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("workloads: [web_api, batch_hpc]\nwork_duration: hours\noperators: nobody\n")
+    code, out, err = run(capsys, "choose", "--answers", str(answers), "--json")
+
+    assert code == 0 and err == ""
+    data = json.loads(out)
+    assert data["ranked"][0]["option"] == "ecs_fargate"
+    assert {"option": "lambda", "title": "AWS Lambda"}.items() <= data["ruled_out"][0].items()
+    assert data["ruled_out"][0]["reasons"][0]["answer"] == "hours"
+    assert data["alongside"] == [{"option": "batch", "for": ["batch_hpc"]}]
+    assert "ecs-scheduled-tasks" in data["next_topics"]
+
+
+def test_choose_asks_each_question_by_number_and_enter_skips(capsys, monkeypatch) -> None:
+    # 1 (web) and 4 (batch) for what runs; 9 is not an answer, so it is asked again; then
+    # "longer than 15 minutes"; the input ends, so the rest is skipped.
+    monkeypatch.setattr(sys, "stdin", io.StringIO("1,4\n9\n3\n"))
+    code, out, _ = run(capsys, "choose")
+
+    assert code == 0
+    assert "1/9 What will run on it?" in out and "  4. Long batch or HPC jobs" in out
+    assert "Pick from the numbers shown." in out
+    assert "From your answers: Web apps or APIs + Long batch or HPC jobs · Longer than 15 minutes" in out
+    assert "AWS Lambda: A Lambda invocation stops at 15 minutes." in out
+    assert "AWS Batch for long batch or HPC jobs" in out
+
+
+def test_choose_speaks_japanese_with_lang_ja(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    _, out, _ = run(capsys, "choose", "--lang", "ja")
+    assert "何を動かしますか?" in out and "どこで動かすか" in out and "Amazon ECS on AWS Fargate" in out
+
+
+def test_choose_refuses_an_answer_the_rules_do_not_have(capsys, tmp_path: Path) -> None:
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("operators: everyone\n")
+    code, out, err = run(capsys, "choose", "--answers", str(answers))
+    assert code == 2 and out == ""
+    expected = "'operators' has no answer 'everyone' (its answers: each_team, platform_team, nobody)"
+    assert err == f"platbot: error: {answers}: {expected}\n"
+
+
+def test_check_reports_an_advisor_option_pointing_at_no_topic(capsys, tmp_path: Path) -> None:
+    team = tmp_path / "team"
+    team.mkdir()
+    data = yaml.safe_load((KNOWLEDGE / "advisor.yaml").read_text(encoding="utf-8"))
+    data["options"][0]["next_topics"].append("no-such-topic")
+    (team / "advisor.yaml").write_text(yaml.safe_dump({"options": data["options"][:1]}, allow_unicode=True))
+    code, out, _ = run(capsys, "--knowledge", str(team), "check")
+
+    assert code == 1
+    assert "AD004 option 'ecs_fargate': next topic 'no-such-topic' is not a topic" in out
