@@ -47,6 +47,8 @@ ECHO_CHARS = 300
 REF_CHARS = 32  # a recorded question's id (bot/store): short and random, never user text
 MAX_RELATED = 5
 MAX_EXAMPLES = 4
+# Answers about choosing a platform offer the advisor ("Help me choose", bot/render/advice.py).
+CHOOSING_AREA = "choosing"
 
 ACTION_PICK = "platbot.pick"  # a "did you mean" button
 ACTION_SEE_ALSO = "platbot.seealso"  # another topic that fits the question, under an answer
@@ -177,6 +179,7 @@ def answer_message(
     if private and question.strip():
         blocks.append(_context(kb.message("you_asked", lang, question=_echo(question))))
     blocks += _answer_body(kb, topic, lang, see_also=see_also, question=question if private else "", ref=ref)
+    blocks += _advisor_offer(kb, topic, lang)
     blocks.append(_feedback_actions(kb, topic, lang, share_question=question if private else None, ref=ref))
     fallback = _answer_fallback(topic, lang)
     if see_also:
@@ -196,6 +199,7 @@ def shared_message(kb: KnowledgeBase, topic: Topic, lang: Lang, *, user_id: str,
     else:
         credit, blocks = "", [_header(topic.title_in(lang))]
     blocks += _answer_body(kb, topic, lang)
+    blocks += _advisor_offer(kb, topic, lang)
     blocks.append(_feedback_actions(kb, topic, lang, share_question=None))
     fallback = f"{credit}\n{_answer_fallback(topic, lang)}" if credit else _answer_fallback(topic, lang)
     return _message(blocks, fallback)
@@ -337,6 +341,7 @@ def home_view(kb: KnowledgeBase, *, command: str) -> Message:
             _section(kb.message("ask_hint", lang)),
             _header(kb.message("usage_title", lang)),
             _section(kb.message("usage", lang, command=command)),
+            _choose_button(kb, lang),
             _header(kb.message("examples_title", lang)),
             _section("\n".join(f"• {escape(q)}" for q in _examples(kb, lang)) or "•"),
             DividerBlock(),
@@ -415,6 +420,18 @@ def _answer_body(
             )
         )
     return blocks
+
+
+def _advisor_offer(kb: KnowledgeBase, topic: Topic, lang: Lang) -> list[Block]:
+    """ "Help me choose" under an answer about choosing a platform; nothing under the others."""
+    return [_choose_button(kb, lang)] if topic.area == CHOOSING_AREA else []
+
+
+def _choose_button(kb: KnowledgeBase, lang: Lang) -> Block:
+    # Imported here: bot.render.advice builds on this module's helpers, so it imports it first.
+    from bot.render.advice import choose_button
+
+    return choose_button(kb, lang)
 
 
 def _feedback_actions(kb: KnowledgeBase, topic: Topic, lang: Lang, share_question: str | None, ref: str = "") -> Block:

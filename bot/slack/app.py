@@ -21,7 +21,7 @@ from bot.slack.backlog import BoundedExecutor
 from bot.slack.curators import curators_setting
 from bot.slack.dedupe import EventLog, SeenEvents, skip_repeats
 from bot.slack.deps import Deps, RecorderSource
-from bot.slack.listeners import actions, commands, home, mentions, messages, stats
+from bot.slack.listeners import actions, advisor, commands, home, mentions, messages, stats
 from bot.slack.ratelimit import Limit, RateLimiter
 from bot.slack.reload import LiveDeps, LiveEngine, PinningExecutor
 
@@ -152,6 +152,7 @@ def build_app(
             escalation_channel=settings.escalation_channel,
         )
     stats.register(app, deps, curators_setting(env))  # before commands: `stats` is not a question
+    advisor.register(app, deps)  # before commands too: nor is `choose`
     for listeners in (mentions, messages, commands, actions, home):
         listeners.register(app, deps)
     return app

@@ -25,7 +25,7 @@ from bot.matcher import MatchResult
 from bot.render.blocks import TopicRef
 from bot.slack.dedupe import EventLog
 from bot.slack.deps import Deps
-from bot.store import Recorder, StoreSettings, make_engine, new_question_ref, prune
+from bot.store import Recorder, StoreSettings, new_question_ref, prune
 from bot.store.models import ActionKind, Outcome, Surface
 
 log = logging.getLogger("platbot.slack.recording")
@@ -49,7 +49,7 @@ class ProcessRecorder:
 
     def _open(self) -> Recorder | None:
         try:
-            engine = make_engine(self.settings.url)
+            engine = self.settings.engine()
         except PlatbotError as exc:
             log.warning("questions are not recorded: %s", exc)
             return None
@@ -82,7 +82,7 @@ class DailyPrune(threading.Thread):
 
     def prune_once(self) -> None:
         try:
-            engine = make_engine(self.settings.url)
+            engine = self.settings.engine()
             try:
                 deleted = prune(engine, self.settings.retention_days)
             finally:
@@ -183,3 +183,31 @@ def new_ref(deps: Deps) -> str:
 
 def _workspace(context: Mapping[str, Any]) -> str:
     return str(context.get("team_id") or context.get("enterprise_id") or "")
+
+
+def record_advice(
+    deps: Deps,
+    context: Mapping[str, Any],
+    *,
+    surface: Surface,
+    lang: str,
+    text: str,
+    started: float,
+    channel_id: str | None = None,
+) -> None:
+    """Keep one recommendation of the platform advisor: a question answered with no topic,
+    whose `text` says what was answered (`choose workloads=web_api,batch_hpc operators=nobody`)."""
+    recorder = deps.recorder.get() if deps.recorder is not None else None
+    if recorder is None:
+        return
+    recorder.record_question(
+        surface=surface,
+        workspace_id=_workspace(context),
+        user_id=str(context.get("user_id") or ""),
+        channel_id=channel_id,
+        lang=lang,
+        text=text,
+        outcome="answered",
+        latency_ms=(time.monotonic() - started) * 1000,
+        request_id=context.get("request_id"),
+    )

@@ -10,6 +10,7 @@ import pytest
 from bot.kb.model import LANGS, KnowledgeBase, Link, Topic, Vocabulary
 from bot.matcher import Matcher, MatchResult, Suggestion
 from bot.render import blocks
+from bot.render.advice import ACTION_CHOOSE, encode_answers
 from bot.render.blocks import TopicRef
 
 
@@ -263,3 +264,49 @@ def test_ask_the_platform_team_comes_only_where_platbot_has_no_answer_and_only_w
     assert ref is not None and (ref.question, ref.ref) == ("lunch?", "r1")  # the asker's words go to the team
     assert escalations(declined, escalate=False) == []
     assert escalations(answered, escalate=True) == []
+
+
+def action_ids(message: blocks.Message) -> list[str]:
+    return [e["action_id"] for b in message.as_kwargs()["blocks"] if b["type"] == "actions" for e in b["elements"]]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_answers_about_choosing_a_platform_offer_help_me_choose_before_the_feedback(messages: Any, lang: str) -> None:
+    kb = kb_of(messages, make_topic("pick", area=blocks.CHOOSING_AREA), make_topic("cron", area="scheduling"))
+    choosing, other = kb.get("pick"), kb.get("cron")
+    assert choosing is not None and other is not None
+
+    for message in (
+        blocks.answer_message(kb, choosing, lang, question="ECS or EKS?", private=True),  # type: ignore[arg-type]
+        blocks.answer_message(kb, choosing, lang),  # type: ignore[arg-type]
+        blocks.shared_message(kb, choosing, lang, user_id="UASKER", question="ECS or EKS?"),  # type: ignore[arg-type]
+    ):
+        ids = action_ids(message)
+        assert ids.index(ACTION_CHOOSE) < ids.index("platbot.feedback:up")  # its own block, before the votes
+        [offer] = [
+            e
+            for b in message.as_kwargs()["blocks"]
+            for e in b.get("elements", [])
+            if e.get("action_id") == ACTION_CHOOSE
+        ]
+        assert offer["text"]["text"] == kb.message("advisor_button", lang)  # type: ignore[arg-type]
+        assert offer["value"] == encode_answers({}, lang)  # type: ignore[arg-type]
+    private = blocks.answer_message(kb, choosing, lang, question="q", private=True)  # type: ignore[arg-type]
+    assert action_ids(private)[-1] == blocks.ACTION_SHARE  # Share stays last
+    for message in (
+        blocks.answer_message(kb, other, lang, question="q", private=True),  # type: ignore[arg-type]
+        blocks.shared_message(kb, other, lang, user_id="UASKER"),  # type: ignore[arg-type]
+    ):
+        assert ACTION_CHOOSE not in action_ids(message)
+
+
+def test_app_home_offers_help_me_choose_in_both_languages(messages: Any) -> None:
+    kb = kb_of(messages, make_topic("a"))
+
+    view = blocks.home_view(kb, command="/platform").as_home_view()
+
+    offers = [e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [(o["action_id"], o["text"]["text"]) for o in offers] == [
+        (ACTION_CHOOSE, kb.message("advisor_button", lang)) for lang in LANGS
+    ]
+    assert [o["value"] for o in offers] == [encode_answers({}, lang) for lang in LANGS]

@@ -23,7 +23,8 @@ def app(settings: Settings, engine: tuple[KnowledgeBase, Matcher]) -> App:
 
 
 def test_the_bot_asks_for_the_least_scopes() -> None:
-    least = ["app_mentions:read", "chat:write", "commands", "im:history"]
+    # usergroups:read only tells whether someone is in a curators' user group (/platform stats).
+    least = ["app_mentions:read", "chat:write", "commands", "im:history", "usergroups:read"]
     assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == least
     assert "user" not in MANIFEST["oauth_config"]["scopes"]
 

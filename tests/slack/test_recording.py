@@ -60,9 +60,11 @@ def test_a_question_its_answer_buttons_and_two_clicks_are_recorded_together(
     refs = [TopicRef.from_value(button["value"]) for button in answer.buttons()]
     [ref] = {r.ref for r in refs if r is not None}  # one question, one ref on every button
     buttons = {b["action_id"].split(":")[0]: b for b in answer.buttons()}
+    clicked = {"platbot.feedback": next(b for b in answer.buttons() if b["action_id"] == "platbot.feedback:up")}
+    clicked["platbot.related"] = buttons["platbot.related"]
 
-    for kind in ("platbot.feedback", "platbot.related"):  # 👎 (the last feedback button), then a related topic
-        button = buttons[kind]
+    # 👍, then a related topic (a 👎 is recorded once its "what was wrong?" form is sent or closed)
+    for kind, button in clicked.items():
         slack.action(
             button["action_id"], button["value"], response_url=fake_slack.response_url(kind), ephemeral=True, user=user
         )
@@ -75,7 +77,7 @@ def test_a_question_its_answer_buttons_and_two_clicks_are_recorded_together(
     assert user not in question["user_hash"] and len(question["user_hash"]) >= 32  # a keyed hash, not the id
     assert question["latency_ms"] > 0 and question["confidence"] > 0.5
     actions = rows(database, "SELECT * FROM actions WHERE question_ref = ? ORDER BY id", ref, until=2)
-    assert sorted(a["kind"] for a in actions) == ["feedback_down", "related"]  # two workers: either order
+    assert sorted(a["kind"] for a in actions) == ["feedback_up", "related"]  # two workers: either order
     assert {a["question_id"] for a in actions} == {question["id"]}  # linked once both are written
     assert {a["user_hash"] for a in actions} == {question["user_hash"]}
 
