@@ -120,6 +120,7 @@ class Recorder:
         self._drops_to_report = 0
         self._drops_reported_at = float("-inf")
         self._down = False
+        self._failed_writes = 0
 
         self._dedupe_down = False
         self._dedupe_paused_until = float("-inf")
@@ -222,13 +223,21 @@ class Recorder:
 
     # -- shutdown -------------------------------------------------------------------------------
 
-    def flush(self, timeout: float = 5.0) -> bool:
+    def flush(self, timeout: float = 5.0, *, stop_at_failure: bool = False) -> bool:
         """Wait until every record queued so far is written (True) or `timeout` seconds pass (False).
-        A writer waiting to retry tries again at once."""
+        A writer waiting to retry tries again at once. With `stop_at_failure`, a write that fails
+        meanwhile ends the wait too (False): the database is down, and waiting longer only delays
+        the caller (a Lambda invocation, which must return before its process is frozen)."""
         with self._changed:
+            failures = self._failed_writes
             self._kicked = True
             self._changed.notify_all()
-            return self._changed.wait_for(lambda: not self._pending and not self._in_flight, timeout)
+
+            def written() -> bool:
+                return not self._pending and not self._in_flight
+
+            self._changed.wait_for(lambda: written() or (stop_at_failure and self._failed_writes > failures), timeout)
+            return written()
 
     def close(self, timeout: float = 5.0) -> None:
         """Write what can be written within `timeout` seconds, then stop; later records are dropped."""
@@ -271,7 +280,7 @@ class Recorder:
             try:
                 self._write(batch)
             except Outage as outage:
-                self._put_back(outage.unwritten, written=len(batch) - len(outage.unwritten))
+                self._put_back(outage.unwritten, written=len(batch) - len(outage.unwritten), failed=True)
                 retry_in = min(max(retry_in * 2, FIRST_RETRY_S), MAX_RETRY_S)
                 if not self._down:
                     self._down = True
@@ -286,8 +295,10 @@ class Recorder:
                 self._down, retry_in = False, 0.0
                 log.info("the store is back: writing the %d record(s) kept meanwhile", len(batch) + self.pending)
 
-    def _put_back(self, unwritten: list[Pending], *, written: int) -> None:
+    def _put_back(self, unwritten: list[Pending], *, written: int, failed: bool = False) -> None:
         with self._changed:
+            if failed:
+                self._failed_writes += 1
             # Oldest first: if the buffer filled up meanwhile, these are the records to drop.
             room = max(self._max_buffer - len(self._pending), 0)
             kept = unwritten[len(unwritten) - room :] if room < len(unwritten) else unwritten

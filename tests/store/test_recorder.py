@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -179,6 +180,22 @@ def test_flush_and_close_report_what_was_not_written(unreachable: Engine, caplog
     assert recorder.pending == 3
     assert recorder.dropped == 1
     assert "3 record(s) not written before shutdown" in store_logs(caplog, logging.WARNING)[-1]
+
+
+def test_a_flush_told_to_stop_at_failure_returns_at_the_first_failed_write(unreachable: Engine) -> None:
+    recorder = Recorder(unreachable, user_hash_key=KEY)
+    ask(recorder, "asked while the database is down")
+
+    started = time.monotonic()
+    assert recorder.flush(timeout=10, stop_at_failure=True) is False
+    assert time.monotonic() - started < 2  # one failed attempt, not the ten seconds allowed
+    assert recorder.pending == 1  # kept for the next flush
+
+    Path(unreachable.url.database).parent.mkdir()
+    upgrade(unreachable)
+    assert recorder.flush(timeout=10, stop_at_failure=True) is True  # a writer waiting to retry tries at once
+    assert stored_texts(unreachable) == ["asked while the database is down"]
+    recorder.close()
 
 
 @contextmanager
