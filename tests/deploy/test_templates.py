@@ -110,11 +110,21 @@ def names_role(value: Any, role: str) -> bool:
     return any(item == {"Ref": role} for item in as_list(value))
 
 
+def entries(items: list[Any]) -> Iterator[Any]:
+    """The entries of a list whose items may be `!If [condition, entry, !Ref AWS::NoValue]`:
+    either branch may be deployed, so both are checked."""
+    for item in items:
+        if isinstance(item, dict) and set(item) == {"Fn::If"}:
+            yield from (branch for branch in item["Fn::If"][1:] if branch != {"Ref": "AWS::NoValue"})
+        else:
+            yield item
+
+
 def statements(t: Template, role: str) -> list[dict[str, Any]]:
     """Every policy statement that applies to `role`: its inline policies and the
     AWS::IAM::RolePolicy / AWS::IAM::Policy resources attached to it."""
     found = []
-    for policy in properties(t, role).get("Policies", []):
+    for policy in entries(properties(t, role).get("Policies", [])):
         found += as_list(policy["PolicyDocument"]["Statement"])
     for kind, key in (("AWS::IAM::RolePolicy", "RoleName"), ("AWS::IAM::Policy", "Roles")):
         for _, resource in resources(t, kind):
@@ -126,7 +136,7 @@ def statements(t: Template, role: str) -> list[dict[str, Any]]:
 def every_statement(t: Template) -> Iterator[tuple[str, dict[str, Any]]]:
     """(where, statement) for every identity policy statement in the template."""
     for logical_id, _ in resources(t, "AWS::IAM::Role"):
-        for policy in properties(t, logical_id).get("Policies", []):
+        for policy in entries(properties(t, logical_id).get("Policies", [])):
             for statement in as_list(policy["PolicyDocument"]["Statement"]):
                 yield logical_id, statement
     for kind in ("AWS::IAM::RolePolicy", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
@@ -151,8 +161,10 @@ POINTER_NAME = re.compile(r"(arn|name|id)$", re.IGNORECASE)
 SECRET_REFERENCES = ("{{resolve:secretsmanager:", "{{resolve:ssm-secure:")
 # A Lambda setting given by where its secret is: SLACK_BOT_TOKEN_SECRET_ARN for SLACK_BOT_TOKEN.
 ARN_SUFFIX = "_SECRET_ARN"
+# A role a service assumes on this account's behalf only (the confused deputy problem).
+ACCOUNT_ONLY = {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
 # Actions that cannot be limited to a resource, so `Resource: "*"` is the only way to grant them.
-UNSCOPABLE_ACTIONS = {"ecr:GetAuthorizationToken"}
+UNSCOPABLE_ACTIONS = {"ecr:GetAuthorizationToken", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"}
 
 
 def looks_secret(name: str) -> bool:
@@ -181,7 +193,7 @@ def written_secrets(t: Template) -> Problems:
             if "Default" in parameter:
                 problems.append(f"parameter {name}: secret-like with a default value")
     for where, container in container_definitions(t):
-        for variable in container.get("Environment", []):
+        for variable in entries(container.get("Environment", [])):
             if isinstance(variable, dict) and "Name" in variable and looks_secret(variable["Name"]):
                 problems.append(f"{where}: {variable['Name']} in Environment, not Secrets")
     for logical_id, variables in lambda_variables(t):
@@ -206,11 +218,13 @@ def secrets_handed_over(t: Template) -> Iterator[tuple[str, str | None, set[str]
         given = {
             canonical(secret["ValueFrom"])
             for container in resource["Properties"]["ContainerDefinitions"]
-            for secret in container.get("Secrets", [])
+            for secret in entries(container.get("Secrets", []))
         }
         yield logical_id, role_id(resource["Properties"].get("ExecutionRoleArn")), given
     for logical_id, variables in lambda_variables(t):
-        given = {canonical(arn) for name, arn in variables.items() if name.endswith(ARN_SUFFIX)}
+        given = {
+            canonical(arn) for name, value in variables.items() if name.endswith(ARN_SUFFIX) for arn in entries([value])
+        }
         yield logical_id, role_id(t["Resources"][logical_id]["Properties"].get("Role")), given
 
 
@@ -332,6 +346,32 @@ def lambda_invocations(t: Template) -> Problems:
     return problems
 
 
+def scheduled_invocations(t: Template) -> Problems:
+    """A schedule that invokes this stack's function does so with a role of its own, which only
+    EventBridge Scheduler acting for this account may assume, and which may invoke that function
+    and do nothing else."""
+    problems = []
+    functions = {canonical({"Fn::GetAtt": [f, "Arn"]}) for f, _ in resources(t, "AWS::Lambda::Function")}
+    for logical_id, schedule in resources(t, "AWS::Scheduler::Schedule"):
+        target = schedule["Properties"]["Target"]
+        if canonical(target["Arn"]) not in functions:
+            continue  # another kind of target (an ECS task): checked where it is defined
+        role = role_id(target["RoleArn"])
+        if role is None:
+            problems.append(f"{logical_id}: its role is not from this template, so it cannot be checked")
+            continue
+        trust = as_list(properties(t, role)["AssumeRolePolicyDocument"]["Statement"])
+        expected_trust = {"Service": "scheduler.amazonaws.com"}
+        if [s.get("Principal") for s in trust] != [expected_trust]:
+            problems.append(f"{role}: may be assumed by {[s.get('Principal') for s in trust]}, not the scheduler alone")
+        if any(canonical(s.get("Condition", {})) != canonical(ACCOUNT_ONLY) for s in trust):
+            problems.append(f"{role}: the scheduler may assume it for any account (no aws:SourceAccount condition)")
+        granted = {(canonical(s["Action"]), canonical(s["Resource"])) for s in statements(t, role)}
+        if granted != {(canonical("lambda:InvokeFunction"), canonical(target["Arn"]))}:
+            problems.append(f"{role}: grants {sorted(granted)}, not only lambda:InvokeFunction on {target['Arn']}")
+    return problems
+
+
 def log_retention(t: Template) -> Problems:
     """Every log line lands in a log group with a retention period: log groups set one, Lambda
     functions name their group (else Lambda makes /aws/lambda/NAME, kept forever), containers
@@ -361,6 +401,7 @@ CHECKERS: list[Callable[[Template], Problems]] = [
     container_hardening,
     circuit_breaker,
     lambda_invocations,
+    scheduled_invocations,
     log_retention,
 ]
 
@@ -402,20 +443,172 @@ def test_every_property_holds_in_every_stack(parsed: dict[str, Template], stack:
 )
 def test_each_ecs_service_gets_the_two_secrets_its_mode_needs(parsed: dict[str, Template], stack, tokens) -> None:
     [(_, container)] = container_definitions(parsed[stack])
-    assert {secret["Name"] for secret in container["Secrets"]} == tokens
-    # ...and execution_role_secrets holds there, so its execution role reads exactly these two.
+    # With the database stack, the user hash key too; the database login is read by platbot itself.
+    assert {secret["Name"] for secret in entries(container["Secrets"])} == tokens | {"PLATBOT_USER_HASH_KEY"}
+    # ...and execution_role_secrets holds there, so its execution role reads exactly these.
     assert execution_role_secrets(parsed[stack]) == []
 
 
-def test_the_lambda_is_given_where_the_two_http_secrets_are_and_not_their_values(parsed: dict[str, Template]) -> None:
+@pytest.mark.parametrize("stack", ECS_STACKS)
+def test_the_weekly_digest_runs_the_service_task_definition_with_the_digest_command(
+    parsed: dict[str, Template], stack: str
+) -> None:
+    t = parsed[stack]
+    [(_, container)] = container_definitions(t)
+    assert container["Command"][0] == "serve"  # the image's entrypoint is `platbot`
+    [(_, schedule)] = resources(t, "AWS::Scheduler::Schedule")
+    target = schedule["Properties"]["Target"]
+
+    assert schedule["Condition"] == "HasDigest"
+    assert target["EcsParameters"]["TaskDefinitionArn"] == {"Ref": "TaskDefinition"}
+    assert json.loads(target["Input"]) == {"containerOverrides": [{"name": container["Name"], "command": ["digest"]}]}
+    # The scheduler may start that task definition and hand it its two roles, nothing more.
+    role = role_id(target["RoleArn"])
+    assert role is not None
+    granted = {(canonical(s["Action"]), canonical(s["Resource"])) for s in statements(t, role)}
+    assert granted == {
+        (canonical("ecs:RunTask"), canonical({"Ref": "TaskDefinition"})),
+        (
+            canonical("iam:PassRole"),
+            canonical([{"Fn::GetAtt": ["ExecutionRole", "Arn"]}, {"Fn::GetAtt": ["TaskRole", "Arn"]}]),
+        ),
+    }
+    assert "HasDatabase" in canonical(t["Conditions"]["HasDigest"])  # the digest reads the store
+
+
+def test_the_lambda_is_given_where_its_secrets_are_and_not_their_values(parsed: dict[str, Template]) -> None:
     [(_, variables)] = lambda_variables(parsed["lambda"])
     assert {name: value for name, value in variables.items() if name.endswith(ARN_SUFFIX)} == {
         "SLACK_BOT_TOKEN_SECRET_ARN": {"Fn::ImportValue": {"Fn::Sub": "${Foundation}-SlackBotTokenArn"}},
         "SLACK_SIGNING_SECRET_SECRET_ARN": {"Fn::ImportValue": {"Fn::Sub": "${Foundation}-SlackSigningSecretArn"}},
+        # The curator store's URL and user hash key, only when the stack is given them.
+        "PLATBOT_DATABASE_URL_SECRET_ARN": {"Fn::If": ["HasStore", {"Ref": "DatabaseUrlSecretArn"}, NO_VALUE]},
+        "PLATBOT_USER_HASH_KEY_SECRET_ARN": {"Fn::If": ["HasStore", {"Ref": "UserHashKeySecretArn"}, NO_VALUE]},
     }
-    assert not {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"} & variables.keys()
-    # ...and execution_role_secrets holds there, so the function's role reads exactly these two.
+    assert not {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "PLATBOT_DATABASE_URL"} & variables.keys()
+    # ...and execution_role_secrets holds there, so the function's role reads exactly these.
     assert execution_role_secrets(parsed["lambda"]) == []
+    policies = parsed["lambda"]["Resources"]["FunctionRole"]["Properties"]["Policies"]
+    [store] = [p["Fn::If"] for p in policies if "Fn::If" in p and p["Fn::If"][1]["PolicyName"] == "read-store-secrets"]
+    assert store[0] == "HasStore"  # the store's two secrets are readable only with a store
+
+
+# --- the Lambda's optional store, VPC and digest: the rules and conditions, evaluated ---------------
+
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def evaluate(t: Template, expression: Any, values: dict[str, str]) -> Any:
+    """`expression` (a rule's or a condition's) with the parameters at `values`, the rest at their
+    defaults, as CloudFormation evaluates it: only the functions the templates use."""
+    if not isinstance(expression, dict):
+        return expression
+    [(function, argument)] = expression.items()
+    if function == "Ref":
+        parameter = t["Parameters"][argument]
+        value = str(values.get(argument, parameter.get("Default", "")))
+        return value.split(",") if parameter["Type"] == "CommaDelimitedList" else value
+    if function == "Condition":
+        return evaluate(t, t["Conditions"][argument], values)
+    args = [evaluate(t, item, values) for item in argument]
+    if function in ("Fn::And", "Fn::Or", "Fn::Not", "Fn::Equals"):
+        return {"Fn::And": all, "Fn::Or": any, "Fn::Not": lambda a: not a[0], "Fn::Equals": lambda a: a[0] == a[1]}[
+            function
+        ](args)
+    if function == "Fn::Join":
+        return args[0].join(args[1])
+    if function == "Fn::EachMemberEquals":
+        return all(member == args[1] for member in args[0])
+    raise AssertionError(f"{function}: not a function this evaluator knows")
+
+
+def refused(t: Template, values: dict[str, str]) -> list[str]:
+    """What the template's rules say when they refuse these parameter values (the deploy stops)."""
+    return [
+        assertion["AssertDescription"]
+        for rule in t.get("Rules", {}).values()
+        if evaluate(t, rule.get("RuleCondition", True), values)
+        for assertion in rule["Assertions"]
+        if not evaluate(t, assertion["Assert"], values)
+    ]
+
+
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:platbot/x-AbCdEf"
+STORE = {"DatabaseUrlSecretArn": SECRET_ARN, "UserHashKeySecretArn": SECRET_ARN}
+VPC = {
+    "VpcSubnetIds": "subnet-0aaaaaaaaaaaaaaaa,subnet-0bbbbbbbbbbbbbbbb",
+    "VpcSecurityGroupIds": "sg-0cccccccccccccccc",
+}
+
+
+@pytest.mark.parametrize(
+    ("values", "conditions"),
+    [
+        pytest.param({}, set(), id="defaults: nothing recorded, no VPC, no digest"),
+        pytest.param(STORE, {"HasStore"}, id="store"),
+        pytest.param(
+            {**STORE, "CuratorChannel": "C0123ABCD"}, {"HasStore", "HasCuratorChannel", "HasDigest"}, id="digest"
+        ),
+        pytest.param({**STORE, "CuratorChannel": "C0123ABCD", "DigestSchedule": ""}, {"HasStore", "HasCuratorChannel"}),
+        pytest.param({**STORE, **VPC}, {"HasStore", "HasVpc"}, id="store in a VPC"),
+    ],
+)
+def test_the_lambda_stack_deploys_what_its_parameters_ask_for(
+    parsed: dict[str, Template], values: dict[str, str], conditions: set[str]
+) -> None:
+    t = parsed["lambda"]
+    assert refused(t, values) == []
+    assert {name for name in t["Conditions"] if evaluate(t, {"Condition": name}, values)} - {
+        "HasCodeObjectVersion"
+    } == conditions
+
+
+@pytest.mark.parametrize(
+    ("values", "description"),
+    [
+        ({"DatabaseUrlSecretArn": SECRET_ARN}, "DatabaseUrlSecretArn and UserHashKeySecretArn go together."),
+        ({"UserHashKeySecretArn": SECRET_ARN}, "DatabaseUrlSecretArn and UserHashKeySecretArn go together."),
+        ({"VpcSubnetIds": VPC["VpcSubnetIds"]}, "VpcSubnetIds and VpcSecurityGroupIds go together."),
+        ({"VpcSecurityGroupIds": VPC["VpcSecurityGroupIds"]}, "VpcSubnetIds and VpcSecurityGroupIds go together."),
+        ({"CuratorChannel": "C0123ABCD"}, "CuratorChannel needs DatabaseUrlSecretArn and UserHashKeySecretArn;"),
+    ],
+)
+def test_a_half_set_store_or_vpc_or_a_digest_without_a_store_stops_the_deploy(
+    parsed: dict[str, Template], values: dict[str, str], description: str
+) -> None:
+    [why] = refused(parsed["lambda"], values)
+    assert why.startswith(description)
+
+
+def test_the_lambda_joins_a_vpc_only_when_given_one(parsed: dict[str, Template]) -> None:
+    function = parsed["lambda"]["Resources"]["Function"]["Properties"]
+    assert function["VpcConfig"] == {
+        "Fn::If": [
+            "HasVpc",
+            {"SubnetIds": {"Ref": "VpcSubnetIds"}, "SecurityGroupIds": {"Ref": "VpcSecurityGroupIds"}},
+            NO_VALUE,
+        ]
+    }
+    policies = parsed["lambda"]["Resources"]["FunctionRole"]["Properties"]["Policies"]
+    [network] = [p["Fn::If"] for p in policies if "Fn::If" in p and p["Fn::If"][0] == "HasVpc"]
+    actions = {action for statement in network[1]["PolicyDocument"]["Statement"] for action in statement["Action"]}
+    assert {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"} <= actions  # what Lambda needs to join
+
+
+def test_the_weekly_digest_invokes_the_function_with_the_digest_task(parsed: dict[str, Template]) -> None:
+    t = parsed["lambda"]
+    [(_, schedule)] = resources(t, "AWS::Scheduler::Schedule")
+    target = schedule["Properties"]["Target"]
+
+    assert schedule["Condition"] == "HasDigest"
+    assert target["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    assert json.loads(target["Input"]) == {"platbot": "digest"}  # what bot/slack/aws_lambda.py runs as the digest
+    assert schedule["Properties"]["FlexibleTimeWindow"] == {"Mode": "OFF"}  # on the hour, not within a window
+    assert schedule["Properties"]["ScheduleExpression"] == {"Ref": "DigestSchedule"}
+    assert t["Parameters"]["DigestSchedule"]["Default"] == "cron(0 9 ? * MON *)"
+    assert t["Resources"][role_id(target["RoleArn"])]["Condition"] == "HasDigest"
+    # ...and scheduled_invocations holds there: its role may invoke the function and nothing else.
+    assert scheduled_invocations(t) == []
 
 
 def test_the_checks_have_something_to_check(parsed: dict[str, Template]) -> None:
@@ -424,6 +617,7 @@ def test_the_checks_have_something_to_check(parsed: dict[str, Template]) -> None
         assert len(list(resources(parsed[stack], "AWS::ECS::Service"))) == 1
         assert len(list(container_definitions(parsed[stack]))) == 1
     assert len(list(resources(parsed["lambda"], "AWS::Lambda::Function"))) == 1
+    assert len(list(resources(parsed["lambda"], "AWS::Scheduler::Schedule"))) == 1
     assert len(list(resources(parsed["foundation"], "AWS::SecretsManager::Secret"))) == 3
     assert len(list(resources(parsed["foundation"], "AWS::Logs::LogGroup"))) == 1
 
@@ -600,6 +794,43 @@ def test_a_public_invoke_outside_the_function_url_is_caught(template) -> None:
     assert lambda_invocations(stack) == [
         "PublicUrlInvokeFunction: anyone may lambda:InvokeFunction, not only through the function URL"
     ]
+
+
+@pytest.mark.parametrize(
+    ("break_it", "problem"),
+    [
+        pytest.param(
+            lambda role, policy: policy["Statement"].append(
+                {"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:*:*:function:*"}
+            ),
+            "DigestSchedulerRole: grants ",
+            id="invoke-any-function",
+        ),
+        pytest.param(
+            lambda role, policy: policy["Statement"][0].update(Action="lambda:*"),
+            "DigestSchedulerRole: grants ",
+            id="every-lambda-action",
+        ),
+        pytest.param(
+            lambda role, policy: role["AssumeRolePolicyDocument"]["Statement"][0].pop("Condition"),
+            "DigestSchedulerRole: the scheduler may assume it for any account",
+            id="any-account",
+        ),
+        pytest.param(
+            lambda role, policy: role["AssumeRolePolicyDocument"]["Statement"][0].update(
+                Principal={"Service": ["scheduler.amazonaws.com", "events.amazonaws.com"]}
+            ),
+            "DigestSchedulerRole: may be assumed by ",
+            id="another-service",
+        ),
+    ],
+)
+def test_a_schedule_role_that_may_do_more_than_invoke_the_function_is_caught(template, break_it, problem: str) -> None:
+    stack = template("lambda")
+    role = stack["Resources"]["DigestSchedulerRole"]["Properties"]
+    break_it(role, role["Policies"][0]["PolicyDocument"])
+    [found] = scheduled_invocations(stack)
+    assert found.startswith(problem)
 
 
 def test_logs_kept_forever_are_caught(template) -> None:
