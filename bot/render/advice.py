@@ -28,7 +28,6 @@ from bot.advisor.model import Answers, Rules
 from bot.kb.model import LANGS, KnowledgeBase, Lang
 from bot.render.blocks import (
     ACTION_RELATED,
-    BUTTON_VALUE_CHARS,
     MAX_RELATED,
     Message,
     TopicRef,
@@ -38,11 +37,11 @@ from bot.render.blocks import (
     _header,
     _message,
     _section,
+    encode_answers,
     escape,
 )
 from bot.render.text import mrkdwn_to_plain
 
-ACTION_CHOOSE = "platbot.choose"  # "Help me choose": opens the advisor's modal
 ACTION_SHARE_ADVICE = "platbot.share_advice"
 VIEW_ADVISOR = "platbot.advisor"
 ANSWER_ACTION = "answer"  # each question's input element; its block id is the question id
@@ -53,12 +52,6 @@ NONE_ANSWER = "none"  # in a `multiple` question, "none of these": alone or not 
 
 
 # --- answers, carried in a modal's metadata or a button's value --------------------------------
-
-
-def encode_answers(answers: Answers, lang: Lang, **extra: str) -> str:
-    """Answers and language as a short JSON string (a button value holds 2,000 characters)."""
-    fields = {"l": lang, "a": ";".join(f"{q}={','.join(a)}" for q, a in answers.items()), **extra}
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[:BUTTON_VALUE_CHARS]
 
 
 def decode_answers(rules: Rules, value: str | None) -> tuple[Answers, Lang, dict[str, str]] | None:
@@ -210,13 +203,6 @@ def advice_message(
         )
     fallback = f"{kb.message('advisor_title', lang)}: {first.option.title[lang]}"
     return _message(blocks, fallback)
-
-
-def choose_button(kb: KnowledgeBase, lang: Lang) -> ActionsBlock:
-    """ "Help me choose", for answers about choosing a platform and for App Home."""
-    return ActionsBlock(
-        elements=[_button(kb.message("advisor_button", lang), ACTION_CHOOSE, encode_answers({}, lang), style="primary")]
-    )
 
 
 def advice_text(kb: KnowledgeBase, rules: Rules, advice: Advice, lang: Lang, color: bool = False) -> str:

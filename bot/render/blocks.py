@@ -56,6 +56,7 @@ ACTION_RELATED = "platbot.related"
 ACTION_FEEDBACK = "platbot.feedback"
 ACTION_SHARE = "platbot.share"
 ACTION_ESCALATE = "platbot.escalate"
+ACTION_CHOOSE = "platbot.choose"  # "Help me choose": opens the platform advisor's modal
 VIEW_FEEDBACK = "platbot.feedback_comment"  # the modal a 👎 opens: "what was wrong?"
 FEEDBACK_BLOCK, FEEDBACK_INPUT = "what", "comment"
 COMMENT_CHARS = 1000  # "Ask the platform team", under a decline or a did-you-mean
@@ -341,7 +342,7 @@ def home_view(kb: KnowledgeBase, *, command: str) -> Message:
             _section(kb.message("ask_hint", lang)),
             _header(kb.message("usage_title", lang)),
             _section(kb.message("usage", lang, command=command)),
-            _choose_button(kb, lang),
+            choose_button(kb, lang),
             _header(kb.message("examples_title", lang)),
             _section("\n".join(f"• {escape(q)}" for q in _examples(kb, lang)) or "•"),
             DividerBlock(),
@@ -424,14 +425,21 @@ def _answer_body(
 
 def _advisor_offer(kb: KnowledgeBase, topic: Topic, lang: Lang) -> list[Block]:
     """ "Help me choose" under an answer about choosing a platform; nothing under the others."""
-    return [_choose_button(kb, lang)] if topic.area == CHOOSING_AREA else []
+    return [choose_button(kb, lang)] if topic.area == CHOOSING_AREA else []
 
 
-def _choose_button(kb: KnowledgeBase, lang: Lang) -> Block:
-    # Imported here: bot.render.advice builds on this module's helpers, so it imports it first.
-    from bot.render.advice import choose_button
+def choose_button(kb: KnowledgeBase, lang: Lang) -> ActionsBlock:
+    """ "Help me choose": opens the platform advisor (bot/render/advice.py), for answers about
+    choosing a platform and for App Home. Its value carries the language and no answers yet."""
+    value = encode_answers({}, lang)
+    return ActionsBlock(elements=[_button(kb.message("advisor_button", lang), ACTION_CHOOSE, value, style="primary")])
 
-    return choose_button(kb, lang)
+
+def encode_answers(answers: Mapping[str, Sequence[str]], lang: Lang, **extra: str) -> str:
+    """The advisor's answers and language as a short JSON string (a button value holds 2,000
+    characters): `{"l": "en", "a": "workloads=web_api,batch_hpc;operators=nobody"}`."""
+    fields = {"l": lang, "a": ";".join(f"{q}={','.join(a)}" for q, a in answers.items()), **extra}
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[:BUTTON_VALUE_CHARS]
 
 
 def _feedback_actions(kb: KnowledgeBase, topic: Topic, lang: Lang, share_question: str | None, ref: str = "") -> Block:

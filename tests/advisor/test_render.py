@@ -14,10 +14,9 @@ from bot.render.advice import (
     advisor_modal,
     answers_from_view,
     decode_answers,
-    encode_answers,
     modal_errors,
 )
-from bot.render.blocks import ACTION_RELATED, BUTTON_VALUE_CHARS, MAX_BLOCKS, TopicRef
+from bot.render.blocks import ACTION_RELATED, BUTTON_VALUE_CHARS, MAX_BLOCKS, TopicRef, encode_answers
 
 BIG = {
     "workloads": ["web_api", "queue_worker", "scheduled_jobs", "batch_hpc", "event_functions", "ml_inference"],

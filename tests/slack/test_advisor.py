@@ -21,12 +21,11 @@ from bot.advisor import Rules, load_rules
 from bot.kb.model import LANGS, KnowledgeBase, Lang
 from bot.matcher import Matcher
 from bot.render.advice import (
-    ACTION_CHOOSE,
     ACTION_SHARE_ADVICE,
     VIEW_ADVISOR,
     decode_answers,
-    encode_answers,
 )
+from bot.render.blocks import ACTION_CHOOSE, encode_answers
 from bot.slack.listeners.advisor import Origin, is_choose
 from tests.slack.conftest import RunningServer, serving
 from tests.slack.fakes import TEAM, Call, FakeSlack, Reply, SlackSender, mention

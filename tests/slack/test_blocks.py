@@ -10,8 +10,7 @@ import pytest
 from bot.kb.model import LANGS, KnowledgeBase, Link, Topic, Vocabulary
 from bot.matcher import Matcher, MatchResult, Suggestion
 from bot.render import blocks
-from bot.render.advice import ACTION_CHOOSE, encode_answers
-from bot.render.blocks import TopicRef
+from bot.render.blocks import ACTION_CHOOSE, TopicRef, encode_answers
 
 
 def make_topic(

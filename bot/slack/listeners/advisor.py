@@ -31,16 +31,15 @@ from bot.advisor import Advice, Rules, advise, load_rules
 from bot.kb.model import LANGS, Lang
 from bot.render import blocks
 from bot.render.advice import (
-    ACTION_CHOOSE,
     ACTION_SHARE_ADVICE,
     VIEW_ADVISOR,
     advice_message,
     advisor_modal,
     answers_from_view,
     decode_answers,
-    encode_answers,
     modal_errors,
 )
+from bot.render.blocks import ACTION_CHOOSE, encode_answers
 from bot.slack import failures, parse, recording
 from bot.slack.deps import Deps
 from bot.slack.failures import guarded
