@@ -277,24 +277,19 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _record(question: str, result: MatchResult, latency_ms: float) -> None:
     """Keep one CLI question in the curator store, written before the command exits."""
-    from bot.slack.recording import outcome_of
     from bot.store import Recorder, upgrade
+    from bot.store.answers import answer_fields
 
     store = _store_settings()
     engine = store.engine()
     upgrade(engine)
     recorder = Recorder(engine, user_hash_key=store.user_hash_key.reveal(), store_text=store.store_text)
-    offered = result.suggestions if result.outcome == "clarify" else result.see_also
     recorder.record_question(
         surface="cli",
         workspace_id="",
         user_id=os.environ.get("USER", ""),
-        lang=result.lang,
         text=question,
-        outcome=outcome_of(result),
-        topic_id=result.topic.id if result.topic else None,
-        confidence=result.confidence,
-        offered=[s.topic.id for s in offered],
+        **answer_fields(result),
         latency_ms=latency_ms,
     )
     recorder.close()

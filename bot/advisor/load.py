@@ -227,7 +227,7 @@ def _can_come_first(rules: Rules, option_id: str) -> bool:
     answers: dict[str, tuple[str, ...]] = {}
 
     def margin(trial: Mapping[str, tuple[str, ...]]) -> float:
-        advice = advise(rules, trial)
+        advice = advise(rules, trial, explore=False)
         scores = {r.option.id: r.score for r in advice.ranked}
         if option_id not in scores:
             return float("-inf")
@@ -242,11 +242,11 @@ def _can_come_first(rules: Rules, option_id: str) -> bool:
             current = margin(answers)
             for answer in question.answers:
                 trial = {**answers, question.id: (answer.id,)}
-                if margin(trial) > current:
-                    answers, current, improved = trial, margin(trial), True
+                if (tried := margin(trial)) > current:
+                    answers, current, improved = trial, tried, True
         if not improved:
             break
-    ranked = advise(rules, answers).ranked
+    ranked = advise(rules, answers, explore=False).ranked
     return bool(ranked) and ranked[0].option.id == option_id
 
 

@@ -37,6 +37,7 @@ from bot.render.blocks import (
     _header,
     _message,
     _section,
+    docs_section,
     encode_answers,
     escape,
 )
@@ -185,8 +186,7 @@ def advice_message(
         changes = "\n".join(_change_lines(kb, advice, lang))
         blocks.append(_context(f"*{kb.message('advisor_changes', lang)}*\n{changes}"))
     if first.option.links:
-        links = "\n".join(f"• <{link.url}|{escape(link.title).replace('|', '¦')}>" for link in first.option.links)
-        blocks.append(_section(f"*{kb.message('docs', lang)}*\n{links}"))
+        blocks.append(docs_section(kb, first.option.links, lang))
     next_topics = [t for t in (kb.get(i) for i in first.option.next_topics) if t is not None][:MAX_RELATED]
     if next_topics:
         blocks.append(_context(kb.message("advisor_next", lang)))

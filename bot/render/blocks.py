@@ -31,7 +31,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
+from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic
 from bot.matcher import MatchResult
 from bot.normalize import printable
 
@@ -395,8 +395,7 @@ def _answer_body(
 ) -> list[Block]:
     blocks: list[Block] = [_section(chunk) for chunk in _chunks(topic.answer_in(lang).splitlines(), SECTION_CHARS)]
     if topic.links:
-        links = "\n".join(f"• <{link.url}|{escape(link.title).replace('|', '¦')}>" for link in topic.links)
-        blocks += [_section(f"*{kb.message('docs', lang)}*\n{links}")]
+        blocks.append(docs_section(kb, topic.links, lang))
     see_also = [t for t in see_also if t.id != topic.id][:MAX_RELATED]
     if see_also:
         blocks.append(_context(kb.message("see_also", lang)))
@@ -440,6 +439,12 @@ def encode_answers(answers: Mapping[str, Sequence[str]], lang: Lang, **extra: st
     characters): `{"l": "en", "a": "workloads=web_api,batch_hpc;operators=nobody"}`."""
     fields = {"l": lang, "a": ";".join(f"{q}={','.join(a)}" for q, a in answers.items()), **extra}
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[:BUTTON_VALUE_CHARS]
+
+
+def docs_section(kb: KnowledgeBase, links: Sequence[Link], lang: Lang) -> SectionBlock:
+    """ "Docs" and the links under it, each title escaped (a `|` would end Slack's link label)."""
+    lines = "\n".join(f"• <{link.url}|{escape(link.title).replace('|', '¦')}>" for link in links)
+    return _section(f"*{kb.message('docs', lang)}*\n{lines}")
 
 
 def _feedback_actions(kb: KnowledgeBase, topic: Topic, lang: Lang, share_question: str | None, ref: str = "") -> Block:

@@ -54,10 +54,10 @@ from bot.matcher import Matcher
 from bot.slack.app import build_app, load_engine
 from bot.slack.dedupe import EventLog, SeenEvents
 from bot.slack.digest import EXIT_POSTED, run_digest
-from bot.slack.recording import DailyPrune, ProcessRecorder, StoreSeenEvents
+from bot.slack.recording import DailyPrune, ProcessRecorder, StoreSeenEvents, open_store
 from bot.slack.redact import configure_logging
 from bot.slack.redact import install as install_redaction
-from bot.store import StoreError, StoreSettings, mask, upgrade
+from bot.store import StoreSettings
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -163,25 +163,6 @@ def store_secrets(env: Mapping[str, str]) -> tuple[str, ...]:
         password = None
     values = (password, env.get("PGPASSWORD", "").strip(), env.get("PLATBOT_USER_HASH_KEY", "").strip())
     return tuple(str(value) for value in values if value)
-
-
-def open_store(store: StoreSettings) -> ProcessRecorder:
-    """Migrate the store to this version's schema (safe to repeat, never dropping data; on
-    PostgreSQL, environments starting together take turns), then the recorder. Once per
-    execution environment, at init. A database that cannot be migrated costs a warning, not the
-    answers: the recorder keeps its records until the database takes them."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin and step, at INFO
-    try:
-        engine = store.engine()
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()
-    except StoreError as exc:
-        log.warning("%s; answering anyway, records wait for the database", exc)
-    else:
-        log.info("recording questions in %s", mask(store.url))
-    return ProcessRecorder(store)
 
 
 class FunctionHandler:

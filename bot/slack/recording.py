@@ -25,8 +25,9 @@ from bot.matcher import MatchResult
 from bot.render.blocks import TopicRef
 from bot.slack.dedupe import EventLog
 from bot.slack.deps import Deps
-from bot.store import Recorder, StoreSettings, new_question_ref, prune
-from bot.store.models import ActionKind, Outcome, Surface
+from bot.store import Recorder, StoreError, StoreSettings, mask, new_question_ref, prune, upgrade
+from bot.store.answers import answer_fields
+from bot.store.models import ActionKind, Surface
 
 log = logging.getLogger("platbot.slack.recording")
 
@@ -61,6 +62,25 @@ class ProcessRecorder:
             if self._recorder is not None and self._pid == os.getpid():
                 self._recorder.close(timeout)
                 self._recorder = None
+
+
+def open_store(store: StoreSettings) -> ProcessRecorder:
+    """Migrate the store to this version's schema (safe to repeat, never dropping data; on
+    PostgreSQL, processes starting together take turns), then a recorder that each process opens
+    on first use. A database that cannot be migrated now costs a warning, not the answers: the
+    recorder keeps its records until the database takes them."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin and step, at INFO
+    try:
+        engine = store.engine()
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()  # before gunicorn forks: no child inherits a live connection
+    except StoreError as exc:
+        log.warning("%s; answering anyway, records wait for the database", exc)
+    else:
+        log.info("recording questions in %s", mask(store.url))
+    return ProcessRecorder(store)
 
 
 class DailyPrune(threading.Thread):
@@ -116,14 +136,6 @@ class StoreSeenEvents:
         return recorder.first_time(key) if recorder is not None else self._fallback.first_time(key)
 
 
-def outcome_of(result: MatchResult) -> Outcome:
-    if result.outcome == "answer":
-        return "see_also" if result.see_also else "answered"
-    if result.outcome == "clarify":
-        return "did_you_mean"
-    return "smalltalk" if result.outcome == "smalltalk" else "declined"
-
-
 def record_question(
     deps: Deps,
     context: Mapping[str, Any],
@@ -139,19 +151,14 @@ def record_question(
     recorder = deps.recorder.get() if deps.recorder is not None else None
     if recorder is None or not ref:
         return
-    offered = result.suggestions if result.outcome == "clarify" else result.see_also
     recorder.record_question(
         ref=ref,
         surface=surface,
         workspace_id=_workspace(context),
         user_id=str(context.get("user_id") or ""),
         channel_id=context.get("channel_id"),
-        lang=result.lang,
         text=text,
-        outcome=outcome_of(result),
-        topic_id=result.topic.id if result.topic else None,
-        confidence=result.confidence,
-        offered=[s.topic.id for s in offered],
+        **answer_fields(result),
         latency_ms=(time.monotonic() - started) * 1000,
         event_key=event_key,
         request_id=context.get("request_id"),

@@ -47,10 +47,10 @@ from bot.kb.load import as_layers
 from bot.slack.app import build_app, load_engine
 from bot.slack.dedupe import EventLog, SeenEvents, SharedSeenEvents
 from bot.slack.failures import TOKEN_ERRORS
-from bot.slack.recording import DailyPrune, ProcessRecorder, StoreSeenEvents
+from bot.slack.recording import DailyPrune, ProcessRecorder, StoreSeenEvents, open_store
 from bot.slack.redact import LOG_FORMATS, configure_logging
 from bot.slack.reload import DEFAULT_WATCH_SECONDS, LiveEngine, Watcher
-from bot.store import StoreError, StoreSettings, mask, upgrade
+from bot.store import StoreSettings
 
 EXIT_OK, EXIT_FAILED, EXIT_SETTINGS = 0, 1, 2
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -206,7 +206,10 @@ def prepare(
     loaded = fingerprint(layers) if watch is not None else None  # before loading: an edit meanwhile is seen
     kb, matcher = load_engine(layers)
     live = LiveEngine(layers, kb, matcher)
-    recorder = _open_store(store) if store is not None else None
+    recorder = None
+    if store is not None:
+        recorder = open_store(store)
+        DailyPrune(store).start()  # in this process only: gunicorn's workers are forked without it
     if settings.app_token is not None:
         seen: EventLog = StoreSeenEvents(recorder, SeenEvents()) if recorder is not None else SeenEvents()
         app = _verified_app(settings, live, seen, recorder)
@@ -269,25 +272,6 @@ def _in_thread(function: Callable[..., object], *args: Any) -> None:
     """Run `function` off the signal handler: a load takes seconds, and a second signal meanwhile
     would otherwise wait, in the same thread, on the first one's lock."""
     threading.Thread(target=function, args=args, name="platbot-reload", daemon=True).start()
-
-
-def _open_store(store: StoreSettings) -> ProcessRecorder:
-    """Migrate the store to this version's schema (never dropping data), then a recorder that
-    each process opens on first use. A database that cannot be migrated now costs a warning,
-    not the answers: the recorder keeps its records until the database takes them."""
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per plugin and step, at INFO
-    try:
-        engine = store.engine()
-        try:
-            upgrade(engine)
-        finally:
-            engine.dispose()  # before gunicorn forks: no child inherits a live connection
-    except StoreError as exc:
-        log.warning("%s; answering anyway, records wait for the database", exc)
-    else:
-        log.info("recording questions in %s", mask(store.url))
-    DailyPrune(store).start()  # in this process only: gunicorn's workers are forked without it
-    return ProcessRecorder(store)
 
 
 def _verified_app(settings: Settings, live: LiveEngine, seen: EventLog, recorder: ProcessRecorder | None) -> App:
