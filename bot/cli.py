@@ -653,7 +653,14 @@ def _answers_file(path: str) -> dict[str, object]:
         with open(path, encoding="utf-8") as file:
             data = yaml.safe_load(file)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc).splitlines()[0]
+        if isinstance(exc, OSError):
+            reason = exc.strerror
+        elif isinstance(exc, UnicodeDecodeError):
+            reason = "not UTF-8 text"
+        else:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}: " if mark is not None else ""
+            reason = f"{where}{getattr(exc, 'problem', None) or 'invalid YAML'}"
         raise UsageError(f"cannot read answers from {path}: {reason}") from None
     if data is None:
         return {}

@@ -578,6 +578,23 @@ def test_choose_refuses_an_answer_the_rules_do_not_have(capsys, tmp_path: Path) 
     assert err == f"platbot: error: {answers}: {expected}\n"
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"workloads: [web_api\n", "line 2: expected ',' or ']', but got '<stream end>'"),
+        (b"\xff\xfe\n", "not UTF-8 text"),
+        (None, "No such file or directory"),
+    ],
+)
+def test_an_answers_file_that_cannot_be_read_is_one_line(capsys, tmp_path: Path, content, reason: str) -> None:
+    answers = tmp_path / "answers.yaml"
+    if content is not None:
+        answers.write_bytes(content)
+    code, out, err = run(capsys, "choose", "--answers", str(answers))
+    assert (code, out) == (2, "")
+    assert err == f"platbot: error: cannot read answers from {answers}: {reason}\n"
+
+
 def test_check_reports_an_advisor_option_pointing_at_no_topic(capsys, tmp_path: Path) -> None:
     team = tmp_path / "team"
     team.mkdir()
