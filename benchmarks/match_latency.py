@@ -75,7 +75,7 @@ def synthetic_kb(real: KnowledgeBase, n_topics: int, rng: random.Random) -> tupl
             q = questions[0].split()
             rng.shuffle(q)
             queries.append(" ".join(q[:6]))
-    return KnowledgeBase(tuple(topics), real.vocabulary, real.messages, real.root), queries
+    return KnowledgeBase(tuple(topics), real.vocabulary, real.messages, real.roots, tuning=real.tuning), queries
 
 
 def report(label: str, timings: tuple[list[float], list[float]]) -> None:
