@@ -8,10 +8,14 @@ platbot scores every candidate topic with two small logistic models:
 - the *confidence* model reads the best candidate's own probability and its share among the
   candidates (in logs, so both must be high), how strongly the classifier leans to the
   out-of-scope class, whether the question is closer to the best topic's examples or to the
-  out-of-scope ones, how much of the question that topic explains, how long the question is
-  and whether it names an AWS container product; it says how likely the best candidate is
-  right. That probability is
-  the `confidence` platbot reports.
+  out-of-scope ones, how much of the question that topic explains, how long the question is,
+  whether it names an AWS container product, the classifier's lead and whether the classifier
+  and the word overlap agree on the best (matcher.Evidence.confidence_features); it says how
+  likely the best candidate is right. That probability is
+  the `confidence` platbot reports;
+- the *reach* model reads the same evidence and says how likely the right topic is among the
+  few the bot would offer. When the best candidate is not likely enough to answer, it tells a
+  toss-up between strong topics (offer them) from a question nothing answers (decline).
 
 Both are fitted by `platbot tune` on cross-validation (questions the index never saw), with
 the thresholds, and stored in `knowledge/tuning.yaml`. Fitting is Newton's method on a
@@ -25,7 +29,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
 RANKING_FEATURES = ("lexical", "similarity", "bayes", "entity")
-CONFIDENCE_FEATURES = ("own", "share", "declined", "closer", "covered", "long", "aws")
+CONFIDENCE_FEATURES = (
+    "own",
+    "share",
+    "declined",
+    "closer",
+    "covered",
+    "long",
+    "aws",
+    "margin",
+    "agree_bayes",
+    "agree_lexical",
+    "similar",
+)
 
 
 @dataclass(frozen=True)
@@ -57,7 +73,7 @@ class Thresholds:
     answer: float = 0.85  # answer outright at or above this
     related: float = 1.01  # answer, with the runner-up as "See also", when the two are related
     clarify: float = 0.4  # below this nothing is plausible: decline
-    toss_up: float = 1.01  # ...unless the best candidate alone is this probable: then choices
+    reach: float = 1.01  # ...unless the reach model is this sure the right topic is among the choices
     plausible: float = 0.1  # a runner-up worth a button (See also or did-you-mean)
     max_choices: int = 3
 
@@ -68,7 +84,8 @@ class Calibration:
     a knowledge base nobody has tuned yet."""
 
     ranking: Logistic = field(default_factory=lambda: Logistic(-20.0, (7.0, 2.0, 18.0, 0.0)))
-    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5, 0.0, 0.0)))
+    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5) + (0.0,) * 6))
+    reach: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 1.0, -2.5, 3.0, -4.5) + (0.0,) * 6))
     thresholds: Thresholds = field(default_factory=Thresholds)
     alpha: float = 0.03  # naive Bayes smoothing
 
@@ -80,12 +97,14 @@ class Calibration:
             return default
         ranking = _logistic(data.get("ranking"), RANKING_FEATURES, default.ranking)
         confidence = _logistic(data.get("confidence"), CONFIDENCE_FEATURES, default.confidence)
+        reach = _logistic(data.get("reach"), CONFIDENCE_FEATURES, default.reach)
         given = data.get("thresholds")
         values = {f.name: getattr(default.thresholds, f.name) for f in fields(Thresholds)}
         if isinstance(given, Mapping):
             values |= {k: type(values[k])(v) for k, v in given.items() if k in values and _is_number(v)}
         alpha = data.get("alpha")
-        return cls(ranking, confidence, Thresholds(**values), float(alpha) if _is_number(alpha) else default.alpha)
+        alpha = float(alpha) if _is_number(alpha) else default.alpha
+        return cls(ranking, confidence, reach, Thresholds(**values), alpha)
 
     def to_mapping(self) -> dict[str, object]:
         return {
@@ -95,6 +114,7 @@ class Calibration:
                 "bias": self.confidence.bias,
                 **dict(zip(CONFIDENCE_FEATURES, self.confidence.weights, strict=True)),
             },
+            "reach": {"bias": self.reach.bias, **dict(zip(CONFIDENCE_FEATURES, self.reach.weights, strict=True))},
             "thresholds": asdict(self.thresholds),
         }
 

@@ -17,10 +17,12 @@ topic then gets four pieces of evidence:
 
 A logistic model fitted by cross-validation (calibration.py, `platbot tune`) weighs them
 into one score per candidate; a second turns the best score, its lead and the out-of-scope
-evidence into the probability that the best candidate is right, which decides:
+evidence into the probability that the best candidate is right, and a third into the
+probability that the right topic is among the few worth offering. They decide:
 
 - answer: probable enough; plausible runners-up that are related to it come as "See also";
-- clarify: a real toss-up, or a vague question: the plausible topics as choices;
+- clarify: a real toss-up (the right topic is within reach, not which one), or a vague
+  question: the plausible topics as choices;
 - decline: nothing plausible; smalltalk: a greeting, answered with how to ask.
 
 The matcher is pure and deterministic: no I/O, no clock, no randomness; ties break by id.
@@ -29,6 +31,7 @@ The matcher is pure and deterministic: no I/O, no clock, no randomness; ties bre
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import math
 from collections import Counter, defaultdict
@@ -149,26 +152,40 @@ class Evidence:
     words: int = 0  # content words the question was matched on
     aws: bool = False  # names an AWS container product (ECS, Fargate, ECR...)
 
-    def confidence_features(self) -> tuple[float, float, float, float, float, float, float]:
-        """What the confidence model reads (calibration.CONFIDENCE_FEATURES): the log of the best
-        candidate's own probability, the log of its share among the candidates (both must be
-        high: a lone candidate with weak evidence is no answer), the out-of-scope class's
-        classifier lean, how much closer the question is to the best topic's examples than to
-        the out-of-scope ones, how much of the question's information that topic explains
-        (the classifier only compares topics; "who won the 2022 world cup" shares one word
-        with one topic and none with the others), how far the question runs past LONG_WORDS
-        content words (in logs), and whether it names an AWS container product."""
+    @functools.cached_property
+    def confidence_features(self) -> tuple[float, ...]:
+        """What the confidence and reach models read (calibration.CONFIDENCE_FEATURES), computed
+        once (tuning asks a thousand times):
+
+        - own, share: the log of the best candidate's own probability and of its share among the
+          candidates (both must be high: a lone candidate with weak evidence is no answer);
+        - declined: the classifier's lean to the out-of-scope class;
+        - closer: how much closer the question is to the best topic's examples than to the
+          out-of-scope ones;
+        - covered: how much of the question's information that topic explains (the classifier
+          only compares topics; "who won the 2022 world cup" shares one word with one topic and
+          none with the others);
+        - long: how far the question runs past LONG_WORDS content words (in logs);
+        - aws: whether it names an AWS container product;
+        - margin: the classifier's lead of the best over the runner-up;
+        - agree_bayes, agree_lexical: whether the classifier and the word overlap, each on its
+          own, would have put the same topic first (independent evidence agreeing is worth more
+          than either);
+        - similar: the best topic's fuzzy closeness to the question.
+        """
         # Beyond a sentence's worth of words, a clear winner is right more often than its
         # probabilities say: a long message carries more evidence than a one-liner.
         length = max(0.0, math.log(max(self.words, 1) / LONG_WORDS))
         aws = float(self.aws)
         if not self.candidates:
-            return (math.log(_TINY), 0.0, self.declined, -self.declined_similarity, 0.0, length, aws)
+            nothing = (math.log(_TINY), 0.0, self.declined, -self.declined_similarity, 0.0, length, aws)
+            return (*nothing, 0.0, 0.0, 0.0, 0.0)
         best = self.candidates[0]
         own = max(best.probability, _TINY)
         # Its share of a softmax over the candidates' logits: the lead over each runner-up
         # counts, not only how many runners-up look plausible on their own.
         share = 1.0 / sum(math.exp(min(c.score - best.score, 0.0)) for c in self.candidates)
+        runner_up = self.candidates[1].bayes if len(self.candidates) > 1 else 0.0
         return (
             math.log(own),
             math.log(share),
@@ -177,6 +194,10 @@ class Evidence:
             best.lexical,
             length,
             aws,
+            best.bayes - runner_up,
+            float(max(self.candidates, key=lambda c: c.bayes) is best),
+            float(max(self.candidates, key=lambda c: c.lexical) is best),
+            best.similarity,
         )
 
 
@@ -353,7 +374,8 @@ class Matcher:
         candidates = evidence.candidates
         if not candidates:
             return MatchResult(query, lang, "decline")
-        confidence = round(self.calibration.confidence.probability(evidence.confidence_features()), 3)
+        features = evidence.confidence_features
+        confidence = round(self.calibration.confidence.probability(features), 3)
         best = candidates[0]
         plausible = [c for c in candidates[1:] if c.probability >= t.plausible]
         if evidence.vague:
@@ -367,7 +389,7 @@ class Matcher:
             if len(choices) > 1:
                 return self._clarify(query, lang, confidence, choices)
             return MatchResult(query, lang, "answer", self._topics[best.index], confidence)
-        if confidence < t.clarify and best.probability < t.toss_up:
+        if confidence < t.clarify and self.calibration.reach.probability(features) < t.reach:
             return MatchResult(query, lang, "decline", confidence=confidence)
         related = [c for c in plausible if self._related(best.index, c.index)]
         if confidence >= t.answer or (related and confidence >= t.related):

@@ -39,8 +39,8 @@ VALUE = {"right": 1.0, "offered": 0.4, "missed": 0.0, "wrong": -3.0}
 VALUE_OUT_OF_SCOPE = {"declined": 1.0, "clarified": 0.3, "answered": -2.0}
 OUT_OF_SCOPE_SHARE = 0.3
 ALPHAS = (0.01, 0.03, 0.1)
-NEVER = 1.01  # a `related` or `toss_up` threshold no probability reaches
-TOSS_UPS = (0.7, 0.8, 0.9, NEVER)
+NEVER = 1.01  # a `related` or `reach` threshold no probability reaches
+REACHES = (0.5, 0.6, 0.7, 0.8, 0.9, NEVER)
 SET_FOLDS = 5
 PLATEAU = 0.002  # values this close to the best are a tie (about 4 questions in 2,000)
 
@@ -125,11 +125,21 @@ def fit_ranking(samples: Sequence[Sample]) -> Logistic:
 
 
 def fit_confidence(samples: Sequence[Sample]) -> Logistic:
+    """P(the best candidate is the right topic)."""
+    return _fit_within(samples, 1)
+
+
+def fit_reach(samples: Sequence[Sample], choices: int) -> Logistic:
+    """P(the right topic is among the first `choices` candidates): what a did-you-mean offers."""
+    return _fit_within(samples, choices)
+
+
+def _fit_within(samples: Sequence[Sample], top: int) -> Logistic:
     rows, labels = [], []
     for s in samples:
         if s.evidence.candidates:
-            rows.append(s.evidence.confidence_features())
-            labels.append(s.expect is not None and s.evidence.candidates[0].index == s.expect)
+            rows.append(s.evidence.confidence_features)
+            labels.append(s.expect is not None and s.expect in {c.index for c in s.evidence.candidates[:top]})
     return fit_logistic(rows, labels)
 
 
@@ -155,21 +165,21 @@ def fit_thresholds(samples: Sequence[Sample], matcher: Matcher, calibration: Cal
     chosen = max(
         plateau, key=lambda f: (round(f.right, 5), -f.wrong, round(value(f), 5), -f.calibration.thresholds.answer)
     )
-    # Then, with those fixed, when a toss-up between strong candidates gets choices rather
-    # than a no (ties to the lower bar: a choice the asker can click beats "I don't know").
-    tosses = [
-        score(
-            samples, matcher, replace(chosen.calibration, thresholds=replace(chosen.calibration.thresholds, toss_up=t))
-        )
-        for t in TOSS_UPS
+    # Then, with those fixed, when a question below the clarify bar still gets choices because
+    # its right topic is probably among them (ties to the lower bar: a choice the asker can
+    # click beats "I don't know").
+    reaches = [
+        score(samples, matcher, replace(chosen.calibration, thresholds=replace(chosen.calibration.thresholds, reach=r)))
+        for r in REACHES
     ]
-    return max(tosses, key=lambda f: (round(value(f), 5), -f.calibration.thresholds.toss_up))
+    return max(reaches, key=lambda f: (round(value(f), 5), -f.calibration.thresholds.reach))
 
 
 def fit_decisions(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration) -> Fit:
-    """Confidence model, then thresholds, on the same samples."""
+    """Confidence and reach models, then thresholds, on the same samples."""
     confidence = fit_confidence(samples)
-    return fit_thresholds(samples, matcher, replace(calibration, confidence=confidence))
+    reach = fit_reach(samples, calibration.thresholds.max_choices)
+    return fit_thresholds(samples, matcher, replace(calibration, confidence=confidence, reach=reach))
 
 
 def value(fit: Fit) -> float:
@@ -289,7 +299,7 @@ def tuning_yaml(tuning: Tuning, k: int, seed: int, day: str) -> str:
             "set_folds", tuning.set_folds, f"{SET_FOLDS}-fold over the sets: fitted on 4/5, measured on 1/5"
         )
     lines.append(f"alpha: {tuning.calibration.alpha}")
-    for section in ("ranking", "confidence", "thresholds"):
+    for section in ("ranking", "confidence", "reach", "thresholds"):
         values = data[section]
         assert isinstance(values, dict)
         lines.append(f"{section}:")

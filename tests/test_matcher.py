@@ -200,13 +200,18 @@ def test_moving_from_on_premises_to_aws_stays_in_scope(real_matcher: Matcher) ->
 
 
 def test_a_toss_up_between_two_strong_topics_gets_choices_not_a_no(real_matcher: Matcher) -> None:
-    # Two candidates each likely on its own, so neither leads: the confidence is low.
+    # Two candidates each likely on its own, so neither leads: the confidence is low, but the
+    # right topic is probably one of the two.
     strong = [Candidate(i, 0.6, 0.8, 1.0, 1.0, score=3.0, probability=0.95) for i in (0, 1)]
     evidence = Evidence(candidates=tuple(strong))
     calibration = real_matcher.calibration
-    unsure = replace(calibration, confidence=Logistic(-5.0, (0.0,) * len(CONFIDENCE_FEATURES)))
-    offers = real_matcher.with_calibration(replace(unsure, thresholds=replace(calibration.thresholds, toss_up=0.9)))
-    refuses = real_matcher.with_calibration(replace(unsure, thresholds=replace(calibration.thresholds, toss_up=1.01)))
+    unsure = replace(
+        calibration,
+        confidence=Logistic(-5.0, (0.0,) * len(CONFIDENCE_FEATURES)),
+        reach=Logistic(3.0, (0.0,) * len(CONFIDENCE_FEATURES)),
+    )
+    offers = real_matcher.with_calibration(replace(unsure, thresholds=replace(calibration.thresholds, reach=0.9)))
+    refuses = real_matcher.with_calibration(replace(unsure, thresholds=replace(calibration.thresholds, reach=1.01)))
     assert offers.decide("q", "en", evidence).outcome == "clarify"
     assert refuses.decide("q", "en", evidence).outcome == "decline"
 
@@ -218,8 +223,8 @@ def test_a_long_question_counts_as_more_evidence(real_matcher: Matcher) -> None:
         " ec2 box that nobody wants to maintain; how should we schedule the ecs task every night instead?"
     )
     # The "long" feature is 0 up to LONG_WORDS content words, then grows; the AWS one is set by "ecs".
-    assert short.confidence_features()[5] == 0.0 < long.confidence_features()[5]
-    assert short.confidence_features()[6] == 1.0
+    assert short.confidence_features[5] == 0.0 < long.confidence_features[5]
+    assert short.confidence_features[6] == 1.0
 
 
 @pytest.mark.parametrize("question", ["what is ECS", "EKS?", "secrets"])
