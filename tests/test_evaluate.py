@@ -32,6 +32,7 @@ FLOORS = {
     "r2": (0.90, 0.02, 0.92),
     "r3": (0.91, 0.02, 0.97),
     "r4": (0.86, 0.03, 0.97),
+    "blind": (0.78, 0.035, 0.91),  # round 5, never tuned on: first run 80.3% / 2.6% / 93.2%
 }
 # 3-fold over the example questions: right at least, wrong at most. Held-out examples are short
 # and often sit between two topics; the decisions are fitted on questions as people ask them.
