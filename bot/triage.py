@@ -59,6 +59,17 @@ _CODE_LINE = re.compile(
     )\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+# A line that asks, or says a sentence's worth of plain words, is prose even when it starts
+# like a command: "eksctl or terraform for our clusters (dev/prod)?" and "terraform destroy on
+# our dev eks has been stuck 40 min on the subnets / vpc" have a command's first word and a path.
+_ASKS_MARK = re.compile(r"[?？](?:\s|$)")
+PROSE_WORDS = 12
+
+
+def _is_code(line: str) -> bool:
+    if not _CODE_LINE.match(line) or _ASKS_MARK.search(line):
+        return False
+    return sum(1 for token in line.split() if token.strip(",.;:'\"`()").isalpha()) < PROSE_WORDS
 
 
 @dataclass(frozen=True)
@@ -87,7 +98,7 @@ class Triager:
         if len(words) < 2 and not any(len(w) >= 3 or not w.isascii() for w in words):
             return Triage("junk")  # "x", "a?", "ok"
         lines = [line for line in plain.splitlines() if line.strip()]
-        if lines and all(_CODE_LINE.match(line) for line in lines):
+        if lines and all(_is_code(line) for line in lines):
             return Triage("junk")
         return Triage("question", _focus(plain))
 

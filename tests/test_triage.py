@@ -54,6 +54,18 @@ def test_code_and_noise_without_a_question_are_junk(triage: Triager, text: str) 
     assert triage(text).kind == "junk"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "eksctl or terraform for creating our eks clusters? there'll be 4 (dev/stage/prod/dr)",
+        "helm or kustomize for the dev/prod overlays?",
+        "terraform destroy on our dev eks has been stuck 40 min on deleting the subnets / vpc",
+    ],
+)
+def test_a_question_that_starts_with_a_command_name_is_a_question(triage: Triager, text: str) -> None:
+    assert triage(text).kind == "question"
+
+
 def test_a_pasted_error_with_words_around_it_is_a_question(triage: Triager) -> None:
     text = "my fargate task fails with CannotPullContainerError\nkubectl get pods -A\nwhat should I check?"
     assert triage(text).kind == "question"
