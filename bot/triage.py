@@ -48,8 +48,8 @@ _CODE_LINE = re.compile(
       | '?\s*(?:or|and)\s+(?:\d+|'[^']*')\s*=\s*(?:\d+|'[^']*')\s*(?:--.*)?
       | <\s*/?\s*[a-z][a-z0-9]*(?:\s[^>]*)?>.*
       | \$\s+\S.*
-      | (?:kubectl|docker|aws|eksctl|helm|terraform|git|copilot|sudo|rm|ls|cd|cat|echo|grep|chmod|chown|curl
-         |wget|mkdir|export|ssh|scp|systemctl|apt|apt-get|yum|pip|npm)\s"""
+      | (?:kubectl|oc|docker|podman|nerdctl|crictl|aws|eksctl|helm|terraform|git|copilot|sudo|rm|ls|cd|cat
+         |echo|grep|chmod|chown|curl|wget|mkdir|export|ssh|scp|systemctl|apt|apt-get|yum|pip|npm)\s"""
     + _ARGUMENTS
     + r"""
       | at\s+[\w.$]+\([\w.]*(?::\d+)?\)

@@ -44,6 +44,7 @@ def test_nothing_to_read_is_empty(triage: Triager, text: str) -> None:
         "ls -la",
         "$ docker ps",
         "kubectl get pods -A -o wide",
+        "oc get scc restricted-v2 -o yaml",
         "export AWS_REGION=us-east-1",
         "drop table users;",
         'Traceback (most recent call last):\n  File "app.py", line 3, in <module>',
