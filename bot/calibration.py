@@ -109,14 +109,16 @@ class Calibration:
     def to_mapping(self) -> dict[str, object]:
         return {
             "alpha": self.alpha,
-            "ranking": {"bias": self.ranking.bias, **dict(zip(RANKING_FEATURES, self.ranking.weights, strict=True))},
-            "confidence": {
-                "bias": self.confidence.bias,
-                **dict(zip(CONFIDENCE_FEATURES, self.confidence.weights, strict=True)),
-            },
-            "reach": {"bias": self.reach.bias, **dict(zip(CONFIDENCE_FEATURES, self.reach.weights, strict=True))},
+            "ranking": _named(self.ranking, RANKING_FEATURES),
+            "confidence": _named(self.confidence, CONFIDENCE_FEATURES),
+            "reach": _named(self.reach, CONFIDENCE_FEATURES),
             "thresholds": asdict(self.thresholds),
         }
+
+
+def _named(model: Logistic, names: Sequence[str]) -> dict[str, float]:
+    """A model as tuning.yaml writes it: its bias and a weight per feature name."""
+    return {"bias": model.bias, **dict(zip(names, model.weights, strict=True))}
 
 
 def _is_number(value: object) -> bool:

@@ -126,20 +126,16 @@ def fit_ranking(samples: Sequence[Sample]) -> Logistic:
 
 def fit_confidence(samples: Sequence[Sample]) -> Logistic:
     """P(the best candidate is the right topic)."""
-    return _fit_within(samples, 1)
+    return fit_reach(samples, 1)
 
 
 def fit_reach(samples: Sequence[Sample], choices: int) -> Logistic:
     """P(the right topic is among the first `choices` candidates): what a did-you-mean offers."""
-    return _fit_within(samples, choices)
-
-
-def _fit_within(samples: Sequence[Sample], top: int) -> Logistic:
     rows, labels = [], []
     for s in samples:
         if s.evidence.candidates:
             rows.append(s.evidence.confidence_features)
-            labels.append(s.expect is not None and s.expect in {c.index for c in s.evidence.candidates[:top]})
+            labels.append(s.expect is not None and s.expect in {c.index for c in s.evidence.candidates[:choices]})
     return fit_logistic(rows, labels)
 
 
