@@ -81,6 +81,9 @@ UNNAMED_PLATFORM = 0.9
 # What makes a question about S3 or IAM users a container question after all.
 CONTAINER_ENTITIES = PLATFORMS | {"fargate", "fargatespot", "ecstask", "fargatetask", "ecr", "vpccni"}
 CONTAINER_WORDS = frozenset({"container", "cluster", "task", "pod", "タスク", "ポッド"})
+# A load balancer counts too: certificates, DNS names and 502s at the ALB in front of a
+# service are container questions ("a real cert on the load balancer, domain on Route 53").
+SERVICE_ANCHORS = CONTAINER_ENTITIES | {"alb"}
 # What keeps a question that names another platform (on-premises Kubernetes, GKE) in scope:
 # an AWS product or AWS itself ("moving from on-prem Kubernetes to EKS").
 AWS_ENTITIES = CONTAINER_ENTITIES - {"kubernetes"}
@@ -577,7 +580,7 @@ def _declined(q: Normalized) -> str:
         return "off topic"
     if OTHER_PLATFORM in entities and not (entities & AWS_ENTITIES or AWS_WORDS.intersection(q.tokens)):
         return "other platform"
-    if OTHER_SERVICE in entities and not (entities & CONTAINER_ENTITIES or CONTAINER_WORDS.intersection(q.tokens)):
+    if OTHER_SERVICE in entities and not (entities & SERVICE_ANCHORS or CONTAINER_WORDS.intersection(q.tokens)):
         return "other service"
     return ""
 

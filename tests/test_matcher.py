@@ -264,3 +264,18 @@ def test_an_aws_service_in_a_container_question_stays_in_scope(real_matcher: Mat
     result = real_matcher.match("task can't read s3 bucket, which role?")
     offered = [result.topic] if result.topic else [s.topic for s in result.suggestions]
     assert offered and offered[0].id == "ecs-task-role-vs-execution-role"
+
+
+@pytest.mark.parametrize(
+    ("question", "topic_id"),
+    [
+        # Route 53 is outside containers; the load balancer in front of the service is not.
+        ("need a real https cert on our load balancer, the domain lives in route53", "tls-certificates-and-dns"),
+        # 請求 is the bill of what runs, not the billing console.
+        ("コンテナ周りのAWSの請求が高すぎる、まず何から削ればいい？", "container-cost-optimization"),
+    ],
+)
+def test_a_word_of_another_aws_service_does_not_hide_a_container_question(
+    real_matcher: Matcher, question: str, topic_id: str
+) -> None:
+    assert [s.topic.id for s in real_matcher.rank(question, limit=1)] == [topic_id]
