@@ -10,6 +10,7 @@ Targets on a 2-core machine: p99 under 1 ms on the real knowledge base and under
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import random
 import resource
@@ -23,6 +24,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import bot  # noqa: E402
 from bot.evaluate import load_cases  # noqa: E402
 from bot.kb.load import load_knowledge  # noqa: E402
 from bot.kb.model import KnowledgeBase, Link, Topic  # noqa: E402
@@ -117,6 +119,9 @@ def main() -> int:
     print(f"peak memory of this process (10,000-topic index built): {peak:.0f} MiB")
 
     # `platbot ask` as a user runs it: the first run builds the on-disk index, later runs read it.
+    # pip compiles an installed wheel's modules to bytecode; a source checkout run with
+    # PYTHONDONTWRITEBYTECODE (as here) would recompile every module on every run instead.
+    compileall.compile_dir(Path(bot.__file__).parent, quiet=1)
     platbot = Path(sys.executable).with_name("platbot")
     command = [str(platbot)] if platbot.exists() else [sys.executable, "-m", "bot"]
     question = "how do I schedule jobs on ECS?"

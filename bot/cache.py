@@ -34,7 +34,6 @@ import gc
 import hashlib
 import json
 import os
-import re
 import stat
 import tempfile
 from pathlib import Path
@@ -57,7 +56,7 @@ from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
 from bot.matcher import Matcher
 
 FORMAT = "platbot-index"
-VERSION = 2  # of the layout below and of the to_data/from_data functions; bump on any change
+VERSION = 3  # of the layout below and of the to_data/from_data functions; bump on any change
 
 _CODE = Path(__file__).resolve().parent
 _CODE_FILES = (
@@ -73,8 +72,8 @@ _CODE_FILES = (
 )
 
 # What decoding a file of the wrong shape can raise; each means "rebuild". (json raises
-# ValueError; a deeply nested forgery, RecursionError; a forged regex, re.error.)
-_UNUSABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError, re.error)
+# ValueError; a deeply nested forgery, RecursionError.)
+_UNUSABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
 
 _JSON = json.JSONDecoder()
 

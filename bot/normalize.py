@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,9 @@ MAX_WORD_CHARS = 30
 _CAMEL_WORD = re.compile(r"(?<![A-Za-z0-9])[A-Za-z][a-z0-9]*(?:[A-Z][a-z0-9]+)+(?![A-Za-z0-9])")
 _CAMEL_HUMP = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SEPARATORS = re.compile(r"[\s\-_]+")
+_SEPARATOR_CHARS = frozenset(" \t\n\r\f\v\x1c\x1d\x1e\x1f\x85-_")  # and the rest of Unicode's spaces
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+_WORD_START_CHARS = _WORD_CHARS | {".", "/"}
 _LATIN_ALIAS = re.compile(r"^[a-z0-9 .\-/]+$")
 # Control characters but tabs and line breaks: NUL, ESC (terminal colours), DEL, C1 but NEL.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
@@ -118,7 +121,7 @@ class Normalizer:
                 replacements[fold(alias)] = marker
         self._replacements = {_squash(alias): canonical for alias, canonical in replacements.items()}
         self._protected = frozenset(replacements.values())
-        self._alias_pattern = _alias_regex(replacements) if replacements else None
+        self._aliases = AliasScanner.of(replacements)
 
     def _fold_vocabulary(self, vocabulary: Vocabulary) -> None:
         self.stopwords = frozenset(_fold_token(fold(w)) for w in vocabulary.stopwords)
@@ -126,46 +129,45 @@ class Normalizer:
         self._implies = {k: tuple(v) for k, v in vocabulary.implies.items()}
 
     def to_data(self) -> dict[str, Any]:
-        """The folded aliases and their regex source as plain data, for the on-disk index
-        (bot/cache.py): building the alias trie is most of the cost of a Normalizer."""
+        """The folded aliases as plain data, for the on-disk index (bot/cache.py)."""
         return {
             "replacements": self._replacements,
             "protected": sorted(self._protected),
-            "pattern": self._alias_pattern.pattern if self._alias_pattern is not None else None,
+            "aliases": {"latin": self._aliases.latin, "other": self._aliases.other},
         }
 
     @classmethod
     def from_data(cls, vocabulary: Vocabulary, data: Mapping[str, Any]) -> Normalizer:
-        """The Normalizer `to_data` described, for the same vocabulary; the regex is compiled
-        again. Data of another shape raises TypeError, ValueError or KeyError (or re.error)."""
-        replacements, protected, pattern = data["replacements"], data["protected"], data["pattern"]
+        """The Normalizer `to_data` described, for the same vocabulary. Data of another shape
+        raises TypeError or KeyError."""
+        replacements, protected, aliases = data["replacements"], data["protected"], data["aliases"]
         if not (
             isinstance(replacements, dict)
             and all(isinstance(v, str) for v in replacements.values())
             and isinstance(protected, list)
             and all(isinstance(w, str) for w in protected)
-            and (pattern is None or isinstance(pattern, str))
+            and isinstance(aliases, dict)
+            and all(isinstance(v, list) and all(isinstance(a, str) for a in v) for v in aliases.values())
         ):
             raise TypeError("not the data of a Normalizer")
         normalizer = cls.__new__(cls)
         normalizer._fold_vocabulary(vocabulary)
         normalizer._replacements = replacements
         normalizer._protected = frozenset(protected)
-        normalizer._alias_pattern = re.compile(pattern) if pattern is not None else None
+        normalizer._aliases = AliasScanner(aliases["latin"], aliases["other"])
         return normalizer
 
     def __call__(self, text: str) -> Normalized:
         folded = fold(_CAMEL_WORD.sub(self._split_camel, strip_slack_markup(text)))
         found: set[str] = set()
-        if self._alias_pattern is not None:
 
-            def replace(match: re.Match[str]) -> str:
-                canonical = self._replacements[_squash(match.group(0))]
-                if canonical in self.entities:
-                    found.add(canonical)
-                return f" {canonical} "
+        def replace(alias: str) -> str:
+            canonical = self._replacements[_squash(alias)]
+            if canonical in self.entities:
+                found.add(canonical)
+            return f" {canonical} "
 
-            folded = self._alias_pattern.sub(replace, folded)
+        folded = self._aliases.sub(replace, folded)
         tokens = [t if t in self._protected else _fold_token(t) for t in tokenize(folded)]
         tokens = [t for t in tokens if t not in self.stopwords]
         found.update(t for t in tokens if t in self.entities)
@@ -186,49 +188,101 @@ def _squash(alias: str) -> str:
     return _SEPARATORS.sub("", alias)
 
 
-def _alias_regex(replacements: dict[str, str]) -> re.Pattern[str]:
-    """One regex for every alias, built as a trie so each position is tried once, not once
-    per alias (a plain alternation of a few hundred aliases made loading 10x slower)."""
-    latin = [a for a in replacements if _LATIN_ALIAS.match(a)]
-    other = [a for a in replacements if not _LATIN_ALIAS.match(a)]
-    parts = []
-    if latin:
-        # Latin aliases only on word boundaries: "ack" must not fire inside "backup".
-        parts.append(rf"(?<![a-z0-9]){_trie_pattern(latin)}(?![a-z0-9])")
-    if other:
-        parts.append(_trie_pattern(other))
-    return re.compile("|".join(parts))
+class AliasScanner:
+    """Finds the vocabulary's aliases in folded text, longest first, and replaces them.
+
+    A walk over prefix sets, not one regex of every alias: compiling that regex (40 KB of
+    pattern) took longer than the rest of a cached `platbot ask`, and the walk costs about
+    what the regex did per question. Inside an alias, any run of spaces, dashes and
+    underscores stands for one separator, and the separators may be left out ("cron job",
+    "cron-job" and "cronjob" are one). Aliases of Latin letters, digits, dots and slashes
+    match whole words only ("ack" never fires inside "backup"); the others, Japanese or
+    mixed, match anywhere, except that one opening with a Latin character must open a word.
+    """
+
+    def __init__(self, latin: Iterable[str], other: Iterable[str]) -> None:
+        # Each alias once, with its separators as single spaces: what the cache keeps.
+        self.latin, self.other = _spaced(latin), _spaced(other)
+        self._latin = _trie(self.latin)
+        self._other = _trie(self.other)
+        # Where a walk can start: a word's first character, or any character that opens a
+        # non-Latin alias (one regex of a few hundred characters, quick to compile).
+        self._other_openings = frozenset(self._other)
+        opening = sorted(self._other_openings - _WORD_START_CHARS)
+        self._starts = re.compile(
+            r"(?<![a-z0-9])[a-z0-9./]" + (f"|[{''.join(map(re.escape, opening))}]" if opening else "")
+        )
+
+    @classmethod
+    def of(cls, aliases: Iterable[str]) -> AliasScanner:
+        """A scanner for folded aliases, each Latin or not as written ("ecs_cluster", with its
+        underscore, is not: it matches inside text, and after "ecs" has matched as a word)."""
+        aliases = list(aliases)
+        return cls([a for a in aliases if _LATIN_ALIAS.match(a)], [a for a in aliases if not _LATIN_ALIAS.match(a)])
+
+    def sub(self, replace: Callable[[str], str], text: str) -> str:
+        """`text` with each alias found (leftmost first, then the longest) replaced by
+        `replace(alias as written)`."""
+        parts: list[str] = []
+        done = 0
+        for start in self._starts.finditer(text):
+            i = start.start()
+            if i < done:
+                continue
+            char = text[i]
+            if char in _WORD_START_CHARS:  # a word starts here
+                end = self._walk(text, i, self._latin, bounded=True)
+                if end < 0 and char in self._other_openings:
+                    end = self._walk(text, i, self._other, bounded=False)
+            else:
+                end = self._walk(text, i, self._other, bounded=False)
+            if end > i:
+                parts += (text[done:i], replace(text[i:end]))
+                done = end
+        if not parts:
+            return text
+        parts.append(text[done:])
+        return "".join(parts)
+
+    @staticmethod
+    def _walk(text: str, i: int, trie: _Trie, bounded: bool) -> int:
+        """Where the longest alias starting at `i` ends, or -1; `bounded`: it must end a word."""
+        node = trie
+        n = len(text)
+        longest = -1
+        while i < n:
+            char = text[i]
+            i += 1
+            if char in _SEPARATOR_CHARS or (char > "\x7f" and char.isspace()):
+                while i < n and (text[i] in _SEPARATOR_CHARS or (text[i] > "\x7f" and text[i].isspace())):
+                    i += 1
+                char = " "
+            node = node.get(char)
+            if node is None:
+                break
+            if _END in node and not (bounded and i < n and text[i] in _WORD_CHARS):
+                longest = i
+        return longest
 
 
-def _trie_pattern(words: list[str]) -> str:
-    trie: dict[str, dict] = {}
-    for word in words:
-        # No separator first ("--kubelet-extra-args"): a pattern that opens with [\s\-_]+ is
-        # tried along the whole of every run of spaces or dashes, quadratic in its length.
-        spaced = _SEPARATORS.sub(" ", word).strip()
-        if not spaced:
-            continue
-        # "cron job" is also typed "cron-job" and "cronjob".
-        for variant in {spaced, spaced.replace(" ", "")}:
-            node = trie
+_Trie = dict[str, "_Trie"]
+_END = ""  # the key that marks where an alias ends: no character is ""
+
+
+def _spaced(aliases: Iterable[str]) -> list[str]:
+    return sorted({spaced for a in aliases if (spaced := _SEPARATORS.sub(" ", a).strip())})
+
+
+def _trie(aliases: list[str]) -> _Trie:
+    """The aliases as a character trie, each also without its separators."""
+    root: _Trie = {}
+    for alias in aliases:
+        for variant in {alias, alias.replace(" ", "")}:
+            node = root
             for char in variant:
                 node = node.setdefault(char, {})
-            node[""] = {}
-    return _node_pattern(trie)
-
-
-def _node_pattern(node: dict[str, dict]) -> str:
-    # Branches start with different characters (a separator needs at least one), so at most
-    # one can match; children are tried before stopping here, so the longest alias wins.
-    branches = [
-        (r"[\s\-_]+" if char == " " else re.escape(char)) + _node_pattern(child)
-        for char, child in sorted(node.items())
-        if char
-    ]
-    if not branches:
-        return ""
-    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    return f"(?:{body})?" if "" in node else body
+            node[_END] = {}
+    return root
 
 
 def tokenize(folded: str) -> list[str]:

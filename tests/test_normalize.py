@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.kb.model import Vocabulary
-from bot.normalize import Normalizer, detect_lang, strip_slack_markup
+from bot.normalize import AliasScanner, Normalizer, detect_lang, strip_slack_markup
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +76,43 @@ def test_camel_case_field_names_are_split_but_known_names_kept(normalize: Normal
 
 def test_camel_case_is_split_inside_japanese_text(normalize: Normalizer) -> None:
     assert normalize("minimumHealthyPercentとは").tokens == ("minimum", "healthy", "percent")
+
+
+@pytest.fixture
+def scanner() -> AliasScanner:
+    return AliasScanner.of(
+        ["cron job", "ecs", "ecs task", "ack", "ecs_cluster", "/etc/ecs/ecs.config", "定期実行", "apiキー"]
+    )
+
+
+def mark(scanner: AliasScanner, text: str) -> str:
+    return scanner.sub(lambda alias: f"[{alias}]", text)
+
+
+def test_an_alias_is_found_however_its_words_are_joined(scanner: AliasScanner) -> None:
+    assert mark(scanner, "a cron job, a cron-job, a cron__ -job, a cronjob") == (
+        "a [cron job], a [cron-job], a [cron__ -job], a [cronjob]"
+    )
+
+
+def test_the_longest_alias_wins_and_latin_ones_match_whole_words(scanner: AliasScanner) -> None:
+    assert mark(scanner, "ecs tasks") == "[ecs] tasks"  # "ecs task" ends inside a word: the shorter one
+    assert mark(scanner, "an ecs task; backup ack") == "an [ecs task]; backup [ack]"
+    assert mark(scanner, "see /etc/ecs/ecs.config.") == "see [/etc/ecs/ecs.config]."
+
+
+def test_other_aliases_match_anywhere_but_one_opening_with_a_letter_opens_a_word(scanner: AliasScanner) -> None:
+    assert mark(scanner, "ECSで定期実行したい".casefold()) == "[ecs]で[定期実行]したい"
+    assert mark(scanner, "apiキーとmyapiキー") == "[apiキー]とmyapiキー"
+
+
+def test_a_latin_alias_is_tried_before_an_other_one_at_the_same_place(scanner: AliasScanner) -> None:
+    # "ecs_cluster" (ECS_CLUSTER in ecs.config) is written with its underscore: not a Latin
+    # alias, so a word that starts with a Latin one ("ecs") stays that one.
+    assert mark(scanner, "our ecs cluster") == "our [ecs] cluster"
+
+
+def test_a_normalizer_read_back_from_its_data_folds_the_same(real_kb, normalize: Normalizer) -> None:
+    again = Normalizer.from_data(real_kb.vocabulary, normalize.to_data())
+    for text in ["ECS の cron-job と k8s", "EKSでALBを消さずにクラスタを作り直すには?", "ecs_cluster in ecs.config"]:
+        assert again(text) == normalize(text)
