@@ -41,6 +41,7 @@ CONFIDENCE_FEATURES = (
     "agree_bayes",
     "agree_lexical",
     "similar",
+    "agree_learned",
 )
 
 
@@ -84,8 +85,8 @@ class Calibration:
     a knowledge base nobody has tuned yet."""
 
     ranking: Logistic = field(default_factory=lambda: Logistic(-20.0, (7.0, 2.0, 18.0, 0.0)))
-    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5) + (0.0,) * 6))
-    reach: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 1.0, -2.5, 3.0, -4.5) + (0.0,) * 6))
+    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5) + (0.0,) * 7))
+    reach: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 1.0, -2.5, 3.0, -4.5) + (0.0,) * 7))
     thresholds: Thresholds = field(default_factory=Thresholds)
     alpha: float = 0.03  # naive Bayes smoothing
 

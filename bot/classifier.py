@@ -18,6 +18,7 @@ import functools
 import heapq
 import itertools
 import math
+import random
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from bot.normalize import MARKERS, Normalized
 CHAR_SIZES = (3,)
 ALPHA = 0.03
 MAX_FEATURES = 100
+PERCEPTRON_EPOCHS = 5
 
 
 def features(n: Normalized) -> Counter[str]:
@@ -174,6 +176,110 @@ class NaiveBayes:
         first pass over all classes that leaves out the character n-grams (most of the
         features, and the ones whose postings are long). Candidates, not the final scores."""
         return top(self.log_scores({f: v for f, v in vector.items() if f[0] != "c"}), k)
+
+
+@dataclass(frozen=True)
+class Perceptron:
+    """An averaged multiclass perceptron over naive Bayes's vectors: a second, discriminative
+    opinion on which class a text belongs to.
+
+    Naive Bayes weighs each feature by how often a class's examples use it; the perceptron
+    learns, from its own mistakes on the examples, which features tell a class from the ones
+    it is confused with. Where the two agree, an answer is right more often than the
+    classifier's probabilities alone say (the confidence model reads the agreement). Trained
+    in a few passes over the examples, in a fixed order: the same examples give the same
+    weights.
+    """
+
+    weights: Mapping[str, Mapping[int, float]]  # feature -> class -> weight, averaged over training
+
+    @classmethod
+    def fit(cls, rows: Sequence[tuple[Mapping[str, float], int]], epochs: int = PERCEPTRON_EPOCHS) -> Perceptron:
+        """Fitted on (vector, class) rows; like `best`, it reads the words, word pairs and
+        products of each vector, not its character n-grams: with them, training took ten
+        times as long for no better opinion."""
+        rows = [(_words(vector), label) for vector, label in rows]
+        current: dict[str, dict[int, float]] = {f: {} for vector, _ in rows for f in vector}
+        # The average over every step, kept the lazy way: each update also adds step x update to
+        # `stepped`, and the average is current - stepped / steps (Daumé's trick).
+        stepped: dict[str, dict[int, float]] = {f: {} for f in current}
+        order = list(range(len(rows)))
+        shuffle = random.Random(0).shuffle
+        step = 1
+        for _ in range(epochs):
+            shuffle(order)
+            for k in order:
+                vector, label = rows[k]
+                scores: dict[int, float] = {}
+                for feature, value in vector.items():
+                    for c, weight in current[feature].items():
+                        scores[c] = scores.get(c, 0.0) + value * weight
+                guess = _best(scores)
+                if guess != label:
+                    for feature, value in vector.items():
+                        now, then = current[feature], stepped[feature]
+                        now[label] = now.get(label, 0.0) + value
+                        then[label] = then.get(label, 0.0) + step * value
+                        if guess >= 0:
+                            now[guess] = now.get(guess, 0.0) - value
+                            then[guess] = then.get(guess, 0.0) - step * value
+                step += 1
+        weights = {
+            feature: {c: w - stepped[feature][c] / step for c, w in sorted(per_class.items())}
+            for feature, per_class in current.items()
+        }
+        return cls({f: {c: w for c, w in per_class.items() if w} for f, per_class in weights.items()})
+
+    def best(self, vector: Mapping[str, float]) -> int:
+        """The class the text's features point to most, or -1 when none scores above zero."""
+        return _best(_scores(self.weights, _words(vector)))
+
+    def to_data(self) -> list[Any]:
+        """The weights as plain data, packed like naive Bayes's postings."""
+        features = list(self.weights)
+        postings = [self.weights[f] for f in features]
+        return [
+            features,
+            pack_numbers("q", list(itertools.accumulate(map(len, postings)))),
+            pack_numbers("q", [c for posting in postings for c in posting]),
+            pack_numbers("d", [w for posting in postings for w in posting.values()]),
+        ]
+
+    @classmethod
+    def from_data(cls, data: Sequence[Any]) -> Perceptron:
+        features, ends, classes, weights = data
+        ends, classes, weights = unpack_numbers("q", ends), unpack_numbers("q", classes), unpack_numbers("d", weights)
+        if not (
+            _only(features, str)
+            and len(features) == len(ends)
+            and len(classes) == len(weights) == (ends[-1] if ends else 0)
+        ):
+            raise ValueError("not the data of a Perceptron")
+        return cls(_PackedPostings(features, ends, classes, weights))
+
+
+def _words(vector: Mapping[str, float]) -> dict[str, float]:
+    """The perceptron's view of a vector: its words, word pairs and products."""
+    return {f: v for f, v in vector.items() if f[0] != "c"}
+
+
+def _scores(weights: Mapping[str, Mapping[int, float]], vector: Mapping[str, float]) -> dict[int, float]:
+    scores: dict[int, float] = defaultdict(float)
+    for feature, value in vector.items():
+        posting = weights.get(feature)
+        if posting:
+            for c, weight in posting.items():
+                scores[c] += value * weight
+    return scores
+
+
+def _best(scores: Mapping[int, float]) -> int:
+    """The highest-scoring class (ties to the lowest index), or -1 when none is above zero."""
+    best, top = -1, 0.0
+    for c, score in scores.items():
+        if score > top or (score == top and best >= 0 and c < best):
+            best, top = c, score
+    return best
 
 
 def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float], limit: int | None = None) -> dict[str, float]:

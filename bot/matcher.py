@@ -42,7 +42,7 @@ from typing import Any, Literal
 from rapidfuzz import fuzz, process
 
 from bot.calibration import Calibration, sigmoid
-from bot.classifier import NaiveBayes, features, pack_numbers, unpack_numbers
+from bot.classifier import NaiveBayes, Perceptron, features, pack_numbers, unpack_numbers
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.normalize import MARKERS, OFF_TOPIC, OTHER_PLATFORM, OTHER_SERVICE, Normalized, Normalizer, detect_lang
 from bot.spelling import Speller
@@ -154,6 +154,7 @@ class Evidence:
     reason: str = ""  # set when the question was turned away before scoring
     words: int = 0  # content words the question was matched on
     aws: bool = False  # names an AWS container product (ECS, Fargate, ECR...)
+    learned: int = -1  # the topic the perceptron picks (-1: none, or out of scope)
 
     @functools.cached_property
     def confidence_features(self) -> tuple[float, ...]:
@@ -174,7 +175,9 @@ class Evidence:
         - agree_bayes, agree_lexical: whether the classifier and the word overlap, each on its
           own, would have put the same topic first (independent evidence agreeing is worth more
           than either);
-        - similar: the best topic's fuzzy closeness to the question.
+        - similar: the best topic's fuzzy closeness to the question;
+        - agree_learned: whether the perceptron, trained on its mistakes rather than by
+          counting, picks the same topic: a second opinion of another kind.
         """
         # Beyond a sentence's worth of words, a clear winner is right more often than its
         # probabilities say: a long message carries more evidence than a one-liner.
@@ -182,7 +185,7 @@ class Evidence:
         aws = float(self.aws)
         if not self.candidates:
             nothing = (math.log(_TINY), 0.0, self.declined, -self.declined_similarity, 0.0, length, aws)
-            return (*nothing, 0.0, 0.0, 0.0, 0.0)
+            return (*nothing, 0.0, 0.0, 0.0, 0.0, 0.0)
         best = self.candidates[0]
         own = max(best.probability, _TINY)
         # Its share of a softmax over the candidates' logits: the lead over each runner-up
@@ -201,6 +204,7 @@ class Evidence:
             float(max(self.candidates, key=lambda c: c.bayes) is best),
             float(max(self.candidates, key=lambda c: c.lexical) is best),
             best.similarity,
+            float(self.learned == best.index),
         )
 
 
@@ -227,7 +231,11 @@ class Matcher:
             examples += [(features(n), DECLINED) for n in declined]
             declined_docs[lang] = sorted({n.text for n in declined})
         bayes = NaiveBayes.fit(examples, alpha=self.calibration.alpha) if examples else None
-        self._index(docs, entity_share, dict(postings), declined_docs, bayes, known_typos=None)
+        learned = None
+        if bayes is not None:
+            index = {label: c for c, label in enumerate(bayes.classes)}
+            learned = Perceptron.fit([(bayes.vector(bag), index[label]) for bag, label in examples])
+        self._index(docs, entity_share, dict(postings), declined_docs, bayes, learned, known_typos=None)
 
     def _set_up(self, kb: KnowledgeBase, calibration: Calibration | None, normalizer: Normalizer) -> None:
         self.kb = kb
@@ -244,6 +252,7 @@ class Matcher:
         postings: Mapping[str, list[tuple[int, float]]],
         declined_docs: dict[Lang, list[str]],
         bayes: NaiveBayes | None,
+        learned: Perceptron | None,
         known_typos: Mapping[str, str] | None,
     ) -> None:
         """Everything else the matcher reads, from what indexing the examples found (or the
@@ -266,6 +275,7 @@ class Matcher:
                     postings_of_lang[token].append(d)
             self._declined_postings[lang] = dict(postings_of_lang)
         self._bayes = bayes
+        self._learned = learned
         self._bayes_topic = [self._index_of.get(c, -1) for c in self._bayes.classes] if self._bayes else []
         self._bayes_class = [-1] * len(self._topics)
         for c, i in enumerate(self._bayes_topic):
@@ -305,6 +315,7 @@ class Matcher:
             ],
             "declined_docs": [self._declined_docs[lang] for lang in LANGS],
             "bayes": self._bayes.to_data() if self._bayes is not None else None,
+            "learned": self._learned.to_data() if self._learned is not None else None,
             "speller": self._speller.to_data(),
         }
 
@@ -339,12 +350,14 @@ class Matcher:
         run = iter(shares)
         postings = {t: list(zip(i, run, strict=False)) for t, i in zip(tokens, indexes, strict=True)}
         bayes = NaiveBayes.from_data(data["bayes"]) if data["bayes"] is not None else None
+        learned = Perceptron.from_data(data["learned"]) if data["learned"] is not None else None
         matcher._index(
             [dict(zip(LANGS, pair, strict=True)) for pair in docs],
             entity_share,
             postings,
             dict(zip(LANGS, declined_docs, strict=True)),
             bayes,
+            learned,
             data["speller"],
         )
         return matcher
@@ -469,6 +482,7 @@ class Matcher:
             candidates.append(Candidate(i, *evidence, score, sigmoid(score)))
         candidates.sort(key=lambda c: (-c.score, self._topics[c.index].id))
         declined_similarity = self._declined_closeness(text, lang)
+        learned = self._learned.best(vector) if self._learned is not None else -1
         return Evidence(
             tuple(candidates),
             declined,
@@ -476,6 +490,7 @@ class Matcher:
             vague,
             words=len(tokens),
             aws=bool(entities & AWS_ENTITIES),
+            learned=self._bayes_topic[learned] if learned >= 0 else -1,
         )
 
     def _bayes_likely(self, vector: dict[str, float]) -> list[int]:

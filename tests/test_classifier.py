@@ -1,10 +1,10 @@
-"""The naive Bayes classifier: features, fitting by counting, and scoring."""
+"""The classifiers: features, naive Bayes (fitting by counting, scoring) and the perceptron."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.classifier import NaiveBayes, features, top
+from bot.classifier import NaiveBayes, Perceptron, features, top
 from bot.kb.model import Vocabulary
 from bot.normalize import Normalizer
 
@@ -53,3 +53,41 @@ def test_unknown_features_are_ignored_and_scores_are_deterministic() -> None:
     assert model.vector(bag("zzzz qqqq")) == {}
     assert model.log_scores({}) == [0.0, 0.0]
     assert top([1.0, 3.0, 3.0, 2.0], 3) == [1, 2, 3]
+
+
+def words(text: str) -> dict[str, float]:
+    return dict.fromkeys(bag(text), 1.0)
+
+
+@pytest.fixture
+def examples() -> list[tuple[dict[str, float], int]]:
+    """Two classes that share most words: only "cron" and "secrets" tell them apart."""
+    texts = [
+        ("cron ecs task", 0),
+        ("ecs task cron", 0),
+        ("nightly cron ecs task", 0),
+        ("secrets ecs task", 1),
+        ("ecs task secrets", 1),
+        ("ecs task secrets manager", 1),
+    ]
+    return [(words(t), label) for t, label in texts]
+
+
+def test_the_perceptron_learns_the_words_that_tell_classes_apart(examples) -> None:
+    learned = Perceptron.fit(examples)
+    assert learned.best(words("cron for the ecs task")) == 0
+    assert learned.best(words("the ecs task secrets")) == 1
+    assert learned.best({"w:unseen": 1.0}) == -1  # no evidence, no opinion
+
+
+def test_the_perceptron_is_deterministic_and_survives_its_data(examples) -> None:
+    first, second = Perceptron.fit(examples), Perceptron.fit(examples)
+    assert first.weights == second.weights
+    again = Perceptron.from_data(first.to_data())
+    for text in ["cron ecs", "ecs secrets", "nothing here"]:
+        assert again.best(words(text)) == first.best(words(text))
+
+
+def test_the_perceptron_refuses_data_of_another_shape() -> None:
+    with pytest.raises((TypeError, ValueError)):
+        Perceptron.from_data([["w:a"], "AQAAAAAAAAA=", "", ""])

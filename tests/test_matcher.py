@@ -279,3 +279,12 @@ def test_a_word_of_another_aws_service_does_not_hide_a_container_question(
     real_matcher: Matcher, question: str, topic_id: str
 ) -> None:
     assert [s.topic.id for s in real_matcher.rank(question, limit=1)] == [topic_id]
+
+
+def test_the_perceptron_gives_a_second_opinion_the_confidence_reads(real_matcher: Matcher) -> None:
+    evidence = real_matcher.evidence("where should the stripe api key go for our fargate service?")
+    best = evidence.candidates[0]
+    assert real_matcher.topic_at(best.index).id == "ecs-secrets"
+    assert evidence.learned == best.index
+    assert evidence.confidence_features[CONFIDENCE_FEATURES.index("agree_learned")] == 1.0
+    assert real_matcher.evidence("hello world, nothing to see").learned != best.index
