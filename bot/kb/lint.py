@@ -179,28 +179,40 @@ def _near_duplicates(sources: list[tuple[Topic, Source]], normalize: Normalizer)
         for lang in LANGS
         for i, q in enumerate(topic.questions[lang])
     ]
-    texts = [n.text for *_, n in entries]
-    problems = []
-    for a, (topic, lang, i, norm) in enumerate(entries):
-        if len(norm.tokens) < 3:
-            continue  # short questions are near-duplicates of everything
-        for _, score, b in process.extract(
-            norm.text, texts, scorer=fuzz.token_sort_ratio, score_cutoff=NEAR_DUPLICATE, limit=None
-        ):
-            other_topic, _, _, other = entries[b]
-            if b <= a or other_topic.id == topic.id or other.text == norm.text:
-                continue
-            if other.entities != norm.entities:
-                continue  # "secrets on ECS" and "secrets on EKS" are meant to differ
-            other_question = other_topic.questions[entries[b][1]][entries[b][2]]
-            problems.append(
-                source_of[topic.id].problem(
-                    "KB013",
-                    f"question '{topic.questions[lang][i]}' is {score:.0f}% like "
-                    f"'{other_question}' in topic '{other_topic.id}'",
-                    "questions",
-                    lang,
-                    i,
+    # Only questions naming the same products are compared ("secrets on ECS" and "secrets on
+    # EKS" are meant to differ), and token-sort ratio is plain ratio over sorted words: both
+    # cut a check of 9,000 questions from minutes to seconds.
+    groups: dict[frozenset[str], list[int]] = defaultdict(list)
+    for a, (*_, norm) in enumerate(entries):
+        groups[norm.entities].append(a)
+    found_pairs: list[tuple[int, float, int, Problem]] = []
+    for members in groups.values():
+        texts = [" ".join(sorted(entries[a][3].tokens)) for a in members]
+        for position, a in enumerate(members):
+            topic, lang, i, norm = entries[a]
+            if len(norm.tokens) < 3:
+                continue  # short questions are near-duplicates of everything
+            for _, score, found in process.extract(
+                texts[position], texts, scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE, limit=None
+            ):
+                b = members[found]
+                other_topic, _, _, other = entries[b]
+                if b <= a or other_topic.id == topic.id or other.text == norm.text:
+                    continue
+                other_question = other_topic.questions[entries[b][1]][entries[b][2]]
+                found_pairs.append(
+                    (
+                        a,
+                        -score,
+                        b,
+                        source_of[topic.id].problem(
+                            "KB013",
+                            f"question '{topic.questions[lang][i]}' is {score:.0f}% like "
+                            f"'{other_question}' in topic '{other_topic.id}'",
+                            "questions",
+                            lang,
+                            i,
+                        ),
+                    )
                 )
-            )
-    return problems
+    return [problem for *_, problem in sorted(found_pairs, key=lambda pair: pair[:3])]
