@@ -37,12 +37,22 @@ def topic_data(topic_id: str, **overrides: Any) -> dict[str, Any]:
     return data
 
 
+@pytest.fixture(scope="session")
+def _test_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One index cache for the run: every knowledge directory has its own index file in it,
+    so tests do not see each other's, and the bundled knowledge base's index (seconds to
+    build) is built once rather than by every test that loads it."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _private_cache(
+    _test_cache_dir: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Tests never read or write the user's real ~/.cache/platbot, nor record questions in the
     user's ~/.local/share/platbot (HOME too: code given an environment without XDG_DATA_HOME
     falls back to the home directory)."""
-    monkeypatch.setenv("PLATBOT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("PLATBOT_CACHE_DIR", str(_test_cache_dir))
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))

@@ -38,6 +38,12 @@ QUESTIONS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(_private_cache: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests count and damage index files: each gets a cache directory of its own."""
+    monkeypatch.setenv("PLATBOT_CACHE_DIR", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def knowledge(kb_dir: Path, write_topic) -> Path:
     write_topic("scheduling", "ecs-cron", questions={"en": [QUESTION] * 8, "ja": ["ECSで定期実行"] * 5})

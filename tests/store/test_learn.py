@@ -24,7 +24,10 @@ NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 MONTH_AGO = NOW - timedelta(days=30)
 
 # Questions the bundled knowledge does not answer with their topic yet.
-STRIPE_KEY = "where am i supposed to put the stripe secret key for my ecs task? just an env var in the task def??"
+STRIPE_KEY = (
+    "our payment provider token is pasted into the container definition json in plain text. "
+    "where should it live instead?"
+)
 ON_PREM = (
     "データセンターにある自社サーバーは残したまま、"
     "そこで動かすコンテナの管理やスケジューリングだけ AWS 側に任せることはできますか。"
