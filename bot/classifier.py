@@ -210,11 +210,7 @@ class Perceptron:
             shuffle(order)
             for k in order:
                 vector, label = rows[k]
-                scores: dict[int, float] = {}
-                for feature, value in vector.items():
-                    for c, weight in current[feature].items():
-                        scores[c] = scores.get(c, 0.0) + value * weight
-                guess = _best(scores)
+                guess = _best(_scores(current, vector))
                 if guess != label:
                     for feature, value in vector.items():
                         now, then = current[feature], stepped[feature]
