@@ -11,8 +11,8 @@ each question at ask time, so both sides are folded the same way:
    (`cron`, `定期実行` -> schedule). This is also what lets an English example reach a
    Japanese question: both end up with the token `schedule`.
 4. Tokens: Latin words (light plural folding), katakana words whole, kanji runs as character
-   bigrams. Japanese has no spaces, and bigrams need no dictionary; hiragana runs (particles,
-   inflections) and lone kanji (verb stems) are dropped.
+   bigrams and a lone kanji as itself (the stem of 落ちる, 削る). Japanese has no spaces, and
+   bigrams need no dictionary; hiragana runs (particles, inflections) are dropped.
 """
 
 from __future__ import annotations
@@ -294,9 +294,13 @@ def tokenize(folded: str) -> list[str]:
         elif word := match.group("katakana"):
             tokens.append(word.rstrip("ー") or word)  # サーバー and サーバ are one word
         else:
-            # A lone kanji between kana is mostly a verb stem (書く, 出る): too vague to count.
+            # A lone kanji is mostly a verb or adjective stem (落ちる, 消す, 削る, 高い): vague
+            # alone, but in a question it is often the symptom or the ask.
             run = match.group("kanji")
-            tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
+            if len(run) == 1:
+                tokens.append(run)
+            else:
+                tokens.extend(run[i : i + 2] for i in range(len(run) - 1))
     return tokens
 
 

@@ -47,6 +47,12 @@ def test_japanese_runs_become_bigrams_and_katakana_words(normalize: Normalizer) 
     assert "本番" in tokens and "番環" in tokens and "タスク" in tokens
 
 
+def test_a_lone_kanji_stays_a_token_of_its_own(normalize: Normalizer) -> None:
+    # The stems of 重い, 削る and 効く say what these questions are about; the particles do not.
+    assert normalize("イメージが重い").tokens == ("イメージ", "重")
+    assert normalize("どこから削るのが効く?").tokens == ("削", "効")
+
+
 def test_slack_markup_and_emoji_are_dropped() -> None:
     text = "<@U123ABC> <!channel> see <https://example.com|the docs> :tada: please"
     assert strip_slack_markup(text).split() == ["see", "the", "docs", "please"]
