@@ -104,37 +104,28 @@ class NaiveBayes:
 
     def to_data(self) -> list[Any]:
         """The fitted model as plain data, for the on-disk index (bot/cache.py): classes,
-        offsets, features, then packed runs (see `pack_numbers`) of each feature's IDF, where each
-        feature's posting ends, and the postings' classes and weights end to end."""
+        offsets, then packed runs (see `pack_numbers`) of each feature's IDF, and the postings
+        (see `pack_postings`)."""
         features = list(self.postings)
-        postings = [self.postings[f] for f in features]
         return [
             list(self.classes),
             list(self.offsets),
-            features,
             pack_numbers("d", [self.idf[f] for f in features]),
-            pack_numbers("q", list(itertools.accumulate(map(len, postings)))),
-            pack_numbers("q", [c for posting in postings for c in posting]),
-            pack_numbers("d", [w for posting in postings for w in posting.values()]),
+            *pack_postings(self.postings),
         ]
 
     @classmethod
     def from_data(cls, data: Sequence[Any]) -> NaiveBayes:
         """The model `to_data` described. Data of another shape raises TypeError or ValueError;
         the long runs are only checked for their lengths (the cache's checksum guards the rest)."""
-        classes, offsets, features, idf, ends, posting_classes, posting_weights = data
-        idf_values, ends = unpack_numbers("d", idf), unpack_numbers("q", ends)
-        posting_classes, posting_weights = unpack_numbers("q", posting_classes), unpack_numbers("d", posting_weights)
-        if not (_only(classes, str) and _only(offsets, float) and isinstance(features, list)):
+        classes, offsets, idf, *postings_data = data
+        postings = unpack_postings(postings_data)
+        idf_values = unpack_numbers("d", idf)
+        if not (_only(classes, str) and _only(offsets, float) and len(offsets) == len(classes)):
             raise TypeError("not the data of a NaiveBayes model")
-        if not (
-            len(offsets) == len(classes)
-            and len(features) == len(idf_values) == len(ends)
-            and len(posting_classes) == len(posting_weights) == (ends[-1] if ends else 0)
-        ):
+        if len(idf_values) != len(postings):
             raise ValueError("not the data of a NaiveBayes model")
-        postings = _PackedPostings(features, ends, posting_classes, posting_weights)
-        return cls(tuple(classes), dict(zip(features, idf_values, strict=True)), postings, tuple(offsets))
+        return cls(tuple(classes), dict(zip(postings, idf_values, strict=True)), postings, tuple(offsets))
 
     def vector(self, bag: Counter[str]) -> dict[str, float]:
         """A text's features as the model weighs them (TF-IDF, L2-normalised). A long text
@@ -228,30 +219,19 @@ class Perceptron:
 
     def best(self, vector: Mapping[str, float]) -> int:
         """The class the text's features point to most, or -1 when none scores above zero."""
-        return _best(_scores(self.weights, _words(vector)))
+        return _best(self.scores(vector))
+
+    def scores(self, vector: Mapping[str, float]) -> dict[int, float]:
+        """Each class's score for the text; a class missing scores 0 (no feature speaks for it)."""
+        return _scores(self.weights, _words(vector))
 
     def to_data(self) -> list[Any]:
         """The weights as plain data, packed like naive Bayes's postings."""
-        features = list(self.weights)
-        postings = [self.weights[f] for f in features]
-        return [
-            features,
-            pack_numbers("q", list(itertools.accumulate(map(len, postings)))),
-            pack_numbers("q", [c for posting in postings for c in posting]),
-            pack_numbers("d", [w for posting in postings for w in posting.values()]),
-        ]
+        return pack_postings(self.weights)
 
     @classmethod
     def from_data(cls, data: Sequence[Any]) -> Perceptron:
-        features, ends, classes, weights = data
-        ends, classes, weights = unpack_numbers("q", ends), unpack_numbers("q", classes), unpack_numbers("d", weights)
-        if not (
-            _only(features, str)
-            and len(features) == len(ends)
-            and len(classes) == len(weights) == (ends[-1] if ends else 0)
-        ):
-            raise ValueError("not the data of a Perceptron")
-        return cls(_PackedPostings(features, ends, classes, weights))
+        return cls(unpack_postings(data))
 
 
 def _words(vector: Mapping[str, float]) -> dict[str, float]:
@@ -323,8 +303,8 @@ def _only(values: object, kind: type) -> bool:
 
 
 def pack_numbers(code: str, values: list[Any]) -> str:
-    """Numbers as base64 of a little-endian array ("d": float64, "q": int64): exact, and read
-    back in one step; as JSON numbers they took several times as long to read."""
+    """Numbers as base64 of a little-endian array ("d": float64, "q": int64, "i": int32):
+    exact, and read back in one step; as JSON numbers they took several times as long to read."""
     packed = array.array(code, values)
     if sys.byteorder == "big":
         packed.byteswap()
@@ -340,6 +320,31 @@ def unpack_numbers(code: str, text: object) -> array.array:
     if sys.byteorder == "big":
         packed.byteswap()
     return packed
+
+
+def pack_postings(postings: Mapping[str, Mapping[int, float]]) -> list[Any]:
+    """feature -> class -> weight as plain data: the features, then packed runs of where each
+    feature's posting ends, and of the postings' classes and weights end to end."""
+    features = list(postings)
+    rows = [postings[f] for f in features]
+    return [
+        features,
+        pack_numbers("q", list(itertools.accumulate(map(len, rows)))),
+        pack_numbers("i", [c for row in rows for c in row]),
+        pack_numbers("d", [w for row in rows for w in row.values()]),
+    ]
+
+
+def unpack_postings(data: Sequence[Any]) -> _PackedPostings:
+    """The postings `pack_postings` wrote, unpacked lazily; another shape raises TypeError or
+    ValueError."""
+    features, ends, classes, weights = data
+    ends, classes, weights = unpack_numbers("q", ends), unpack_numbers("i", classes), unpack_numbers("d", weights)
+    if not _only(features, str):
+        raise TypeError("not the data of postings")
+    if not (len(features) == len(ends) and len(classes) == len(weights) == (ends[-1] if ends else 0)):
+        raise ValueError("not the data of postings")
+    return _PackedPostings(features, ends, classes, weights)
 
 
 def top(scores: Sequence[float], k: int) -> list[int]:
