@@ -9,10 +9,10 @@ platbot scores every candidate topic with two small logistic models:
   candidates (in logs, so both must be high), how strongly the classifier leans to the
   out-of-scope class, whether the question is closer to the best topic's examples or to the
   out-of-scope ones, how much of the question that topic explains, how long the question is,
-  whether it names an AWS container product, the classifier's lead and whether the classifier
-  and the word overlap agree on the best (matcher.Evidence.confidence_features); it says how
-  likely the best candidate is right. That probability is
-  the `confidence` platbot reports;
+  whether it names an AWS container product, the classifier's lead, whether the classifier
+  and the word overlap agree on the best, and the perceptron's lead for it
+  (matcher.Evidence.confidence_features); it says how likely the best candidate is right. That
+  probability is the `confidence` platbot reports;
 - the *reach* model reads the same evidence and says how likely the right topic is among the
   few the bot would offer. When the best candidate is not likely enough to answer, it tells a
   toss-up between strong topics (offer them) from a question nothing answers (decline).
@@ -41,7 +41,7 @@ CONFIDENCE_FEATURES = (
     "agree_bayes",
     "agree_lexical",
     "similar",
-    "agree_learned",
+    "learned",
 )
 
 

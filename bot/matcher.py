@@ -68,6 +68,9 @@ LONG_WORDS = 8  # content words beyond which the confidence model counts a quest
 VAGUE_WORD = 0.9
 # Naive Bayes log-scores relative to the best class are cut here: beyond, a topic is out.
 BAYES_FLOOR = 12.0
+# The perceptron's lead, beyond which more says nothing new (a right answer's median is about
+# 0.17, a wrong or off-topic one's about 0).
+LEARNED_CLIP = 0.5
 
 # The class the classifier learns from knowledge/out-of-scope.yaml.
 DECLINED = "(out of scope)"
@@ -154,7 +157,7 @@ class Evidence:
     reason: str = ""  # set when the question was turned away before scoring
     words: int = 0  # content words the question was matched on
     aws: bool = False  # names an AWS container product (ECS, Fargate, ECR...)
-    learned: int = -1  # the topic the perceptron picks (-1: none, or out of scope)
+    learned: float = 0.0  # the perceptron's lead of the best candidate over every other class
 
     @functools.cached_property
     def confidence_features(self) -> tuple[float, ...]:
@@ -176,8 +179,10 @@ class Evidence:
           own, would have put the same topic first (independent evidence agreeing is worth more
           than either);
         - similar: the best topic's fuzzy closeness to the question;
-        - agree_learned: whether the perceptron, trained on its mistakes rather than by
-          counting, picks the same topic: a second opinion of another kind.
+        - learned: the perceptron's lead of the best candidate over every other class (the
+          out-of-scope one too), clipped: a second opinion of another kind, trained on its
+          mistakes rather than by counting. Positive when it agrees, and by how much: one known
+          word in an off-topic question ("a café spot in Shibuya") wins by little.
         """
         # Beyond a sentence's worth of words, a clear winner is right more often than its
         # probabilities say: a long message carries more evidence than a one-liner.
@@ -204,7 +209,7 @@ class Evidence:
             float(max(self.candidates, key=lambda c: c.bayes) is best),
             float(max(self.candidates, key=lambda c: c.lexical) is best),
             best.similarity,
-            float(self.learned == best.index),
+            self.learned,
         )
 
 
@@ -482,7 +487,7 @@ class Matcher:
             candidates.append(Candidate(i, *evidence, score, sigmoid(score)))
         candidates.sort(key=lambda c: (-c.score, self._topics[c.index].id))
         declined_similarity = self._declined_closeness(text, lang)
-        learned = self._learned.best(vector) if self._learned is not None else -1
+        learned = self._learned_lead(vector, candidates[0].index) if candidates else 0.0
         return Evidence(
             tuple(candidates),
             declined,
@@ -490,8 +495,20 @@ class Matcher:
             vague,
             words=len(tokens),
             aws=bool(entities & AWS_ENTITIES),
-            learned=self._bayes_topic[learned] if learned >= 0 else -1,
+            learned=learned,
         )
+
+    def _learned_lead(self, vector: dict[str, float], topic: int) -> float:
+        """The perceptron's score of `topic` minus the best other class's (classes it never
+        scored count 0), clipped to [-LEARNED_CLIP, LEARNED_CLIP]."""
+        if self._learned is None or self._bayes_class[topic] < 0:
+            return 0.0
+        scores = self._learned.scores(vector)
+        own = scores.pop(self._bayes_class[topic], 0.0)
+        rival = max(scores.values(), default=0.0)
+        if len(scores) + 1 < len(self._bayes_topic):
+            rival = max(rival, 0.0)
+        return max(-LEARNED_CLIP, min(LEARNED_CLIP, own - rival))
 
     def _bayes_likely(self, vector: dict[str, float]) -> list[int]:
         """The topics the classifier's cheap first pass points to."""

@@ -9,7 +9,7 @@ import pytest
 
 from bot.calibration import CONFIDENCE_FEATURES, Calibration, Logistic, Thresholds
 from bot.kb.load import load_knowledge
-from bot.matcher import Candidate, Evidence, Matcher
+from bot.matcher import LEARNED_CLIP, Candidate, Evidence, Matcher
 
 TOPICS = {
     "ecs-secrets": (
@@ -285,6 +285,7 @@ def test_the_perceptron_gives_a_second_opinion_the_confidence_reads(real_matcher
     evidence = real_matcher.evidence("where should the stripe api key go for our fargate service?")
     best = evidence.candidates[0]
     assert real_matcher.topic_at(best.index).id == "ecs-secrets"
-    assert evidence.learned == best.index
-    assert evidence.confidence_features[CONFIDENCE_FEATURES.index("agree_learned")] == 1.0
-    assert real_matcher.evidence("hello world, nothing to see").learned != best.index
+    lead = evidence.confidence_features[CONFIDENCE_FEATURES.index("learned")]
+    assert lead == evidence.learned and 0.1 < lead <= LEARNED_CLIP  # it agrees, by a clear lead
+    # One known word in an off-topic question: the perceptron's lead is small or negative.
+    assert real_matcher.evidence("any good café spot in shibuya for a quick meeting?").learned < lead / 2
