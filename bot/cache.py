@@ -56,7 +56,7 @@ from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
 from bot.matcher import Matcher
 
 FORMAT = "platbot-index"
-VERSION = 5  # of the layout below and of the to_data/from_data functions; bump on any change
+VERSION = 6  # of the layout below and of the to_data/from_data functions; bump on any change
 
 _CODE = Path(__file__).resolve().parent
 _CODE_FILES = (

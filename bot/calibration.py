@@ -10,7 +10,7 @@ platbot scores every candidate topic with two small logistic models:
   out-of-scope class, whether the question is closer to the best topic's examples or to the
   out-of-scope ones, how much of the question that topic explains, how long the question is,
   whether it names an AWS container product, the classifier's lead, whether the classifier
-  and the word overlap agree on the best, and the perceptron's lead for it
+  and the word overlap agree on the best, the perceptron's lead for it and its BM25 score
   (matcher.Evidence.confidence_features); it says how likely the best candidate is right. That
   probability is the `confidence` platbot reports;
 - the *reach* model reads the same evidence and says how likely the right topic is among the
@@ -28,7 +28,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
-RANKING_FEATURES = ("lexical", "similarity", "bayes", "entity")
+RANKING_FEATURES = ("lexical", "similarity", "bayes", "entity", "bm25")
 CONFIDENCE_FEATURES = (
     "own",
     "share",
@@ -42,6 +42,7 @@ CONFIDENCE_FEATURES = (
     "agree_lexical",
     "similar",
     "learned",
+    "bm25",
 )
 
 
@@ -84,9 +85,9 @@ class Calibration:
     """The defaults are rounded from a fit on the bundled knowledge base: a reasonable start for
     a knowledge base nobody has tuned yet."""
 
-    ranking: Logistic = field(default_factory=lambda: Logistic(-20.0, (7.0, 2.0, 18.0, 0.0)))
-    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5) + (0.0,) * 7))
-    reach: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 1.0, -2.5, 3.0, -4.5) + (0.0,) * 7))
+    ranking: Logistic = field(default_factory=lambda: Logistic(-20.0, (7.0, 2.0, 18.0, 0.0, 0.0)))
+    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5) + (0.0,) * 8))
+    reach: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 1.0, -2.5, 3.0, -4.5) + (0.0,) * 8))
     thresholds: Thresholds = field(default_factory=Thresholds)
     alpha: float = 0.03  # naive Bayes smoothing
 

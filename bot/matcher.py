@@ -35,16 +35,33 @@ import functools
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
 
 from bot.calibration import Calibration, sigmoid
-from bot.classifier import NaiveBayes, Perceptron, features, pack_numbers, unpack_numbers
+from bot.classifier import (
+    NaiveBayes,
+    Perceptron,
+    features,
+    pack_numbers,
+    pack_postings,
+    unpack_numbers,
+    unpack_postings,
+)
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
-from bot.normalize import MARKERS, OFF_TOPIC, OTHER_PLATFORM, OTHER_SERVICE, Normalized, Normalizer, detect_lang
+from bot.normalize import (
+    MARKERS,
+    OFF_TOPIC,
+    OTHER_PLATFORM,
+    OTHER_SERVICE,
+    Normalized,
+    Normalizer,
+    detect_lang,
+    plain_terms,
+)
 from bot.spelling import Speller
 from bot.triage import Triager
 
@@ -58,6 +75,11 @@ MAX_QUERY_CHARS = 2_000
 # Candidates scored in full: the best by lexical evidence, and the classifier's best.
 LEXICAL_SHORTLIST = 3
 BAYES_SHORTLIST = 3
+BM25_SHORTLIST = 2
+# Okapi BM25 over a topic's examples as one document: term-frequency saturation and
+# length normalisation, the usual values.
+BM25_K1 = 1.5
+BM25_B = 0.75
 SIMILARITY_TOKENS = 40
 # Words of a question that count at all: the first ones of a long message (and the sentences
 # that ask, see triage), not the rest of a pasted log.
@@ -130,20 +152,19 @@ class Candidate:
     similarity: float
     bayes: float
     entity: float
+    bm25: float
     score: float  # the ranking logit
     probability: float  # sigmoid(score): is this topic right, judged alone
 
-    def features(self) -> tuple[float, float, float, float]:
-        return ranking_features(self.lexical, self.similarity, self.bayes, self.entity)
+    def features(self) -> tuple[float, ...]:
+        return ranking_features(self.lexical, self.similarity, self.bayes, self.entity, self.bm25)
 
 
-def ranking_features(
-    lexical: float, similarity: float, bayes: float, entity: float
-) -> tuple[float, float, float, float]:
+def ranking_features(lexical: float, similarity: float, bayes: float, entity: float, bm25: float) -> tuple[float, ...]:
     """What the ranking model weighs (calibration.RANKING_FEATURES): the product-name factor
     scales the text evidence, since a topic about the wrong product is wrong however well the
     other words agree."""
-    return (lexical * entity, similarity * entity, bayes, entity)
+    return (lexical * entity, similarity * entity, bayes, entity, bm25 * entity)
 
 
 @dataclass(frozen=True)
@@ -182,7 +203,9 @@ class Evidence:
         - learned: the perceptron's lead of the best candidate over every other class (the
           out-of-scope one too), clipped: a second opinion of another kind, trained on its
           mistakes rather than by counting. Positive when it agrees, and by how much: one known
-          word in an off-topic question ("a café spot in Shibuya") wins by little.
+          word in an off-topic question ("a café spot in Shibuya") wins by little;
+        - bm25: the best topic's BM25 score over the plain words, relative to BM25's own best
+          (1 when BM25 agrees).
         """
         # Beyond a sentence's worth of words, a clear winner is right more often than its
         # probabilities say: a long message carries more evidence than a one-liner.
@@ -190,7 +213,7 @@ class Evidence:
         aws = float(self.aws)
         if not self.candidates:
             nothing = (math.log(_TINY), 0.0, self.declined, -self.declined_similarity, 0.0, length, aws)
-            return (*nothing, 0.0, 0.0, 0.0, 0.0, 0.0)
+            return (*nothing, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         best = self.candidates[0]
         own = max(best.probability, _TINY)
         # Its share of a softmax over the candidates' logits: the lead over each runner-up
@@ -210,6 +233,7 @@ class Evidence:
             float(max(self.candidates, key=lambda c: c.lexical) is best),
             best.similarity,
             self.learned,
+            best.bm25,
         )
 
 
@@ -222,10 +246,13 @@ class Matcher:
         entity_share: list[dict[str, float]] = []
         postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
         examples: list[tuple[Counter[str], str]] = []
+        term_counts: list[Counter[str]] = []
         for i, topic in enumerate(self._topics):
             by_lang = {lang: [n for n in map(self.normalize, _documents(topic, lang)) if n.tokens] for lang in LANGS}
             topic_docs = [d for lang in LANGS for d in by_lang[lang]]
             examples += [(features(d), topic.id) for d in topic_docs]
+            texts = [text for lang in LANGS for text in _documents(topic, lang)]
+            term_counts.append(Counter(term for text in texts for term in plain_terms(text)))
             docs.append({lang: sorted({d.text for d in by_lang[lang]}) for lang in LANGS})
             entity_share.append(_share(d.entities for d in topic_docs))
             for token, share in _share(set(d.tokens) for d in topic_docs).items():
@@ -240,7 +267,8 @@ class Matcher:
         if bayes is not None:
             index = {label: c for c, label in enumerate(bayes.classes)}
             learned = Perceptron.fit([(bayes.vector(bag), index[label]) for bag, label in examples])
-        self._index(docs, entity_share, dict(postings), declined_docs, bayes, learned, known_typos=None)
+        bm25 = _bm25_weights(term_counts)
+        self._index(docs, entity_share, dict(postings), declined_docs, bayes, learned, bm25, known_typos=None)
 
     def _set_up(self, kb: KnowledgeBase, calibration: Calibration | None, normalizer: Normalizer) -> None:
         self.kb = kb
@@ -258,6 +286,7 @@ class Matcher:
         declined_docs: dict[Lang, list[str]],
         bayes: NaiveBayes | None,
         learned: Perceptron | None,
+        bm25: Mapping[str, Mapping[int, float]],
         known_typos: Mapping[str, str] | None,
     ) -> None:
         """Everything else the matcher reads, from what indexing the examples found (or the
@@ -266,6 +295,7 @@ class Matcher:
         self._docs = docs
         self._entity_share = entity_share
         self._postings = postings  # each token's topics and the share of their examples using it
+        self._bm25 = bm25  # each plain term's topics and its BM25 weight in each
         # Platforms at least half the examples name.
         self._platforms = [
             frozenset(e for e, s in share.items() if e in PLATFORMS and s >= 0.5) for share in entity_share
@@ -321,6 +351,7 @@ class Matcher:
             "declined_docs": [self._declined_docs[lang] for lang in LANGS],
             "bayes": self._bayes.to_data() if self._bayes is not None else None,
             "learned": self._learned.to_data() if self._learned is not None else None,
+            "bm25": pack_postings(self._bm25),
             "speller": self._speller.to_data(),
         }
 
@@ -363,6 +394,7 @@ class Matcher:
             dict(zip(LANGS, declined_docs, strict=True)),
             bayes,
             learned,
+            unpack_postings(data["bm25"]),
             data["speller"],
         )
         return matcher
@@ -471,6 +503,8 @@ class Matcher:
         shortlist = sorted(lexical, key=lambda i: (-lexical[i], self._topics[i].id))[:LEXICAL_SHORTLIST]
         vector = self._bayes.vector(bag) if self._bayes is not None else {}
         shortlist += self._bayes_likely(vector)
+        bm25 = self._bm25_scores(list(dict.fromkeys(plain_terms(query[:MAX_QUERY_CHARS])))[:MAX_TOKENS])
+        shortlist += sorted(bm25, key=lambda i: (-bm25[i], self._topics[i].id))[:BM25_SHORTLIST]
         shortlist = list(dict.fromkeys(shortlist))
         bayes, declined = self._bayes_scores(vector, shortlist)
         # Fuzzy similarity compares with examples in the question's language, on the sentences
@@ -482,7 +516,13 @@ class Matcher:
         candidates = []
         for i in shortlist:
             similarity = _closeness(text, self._docs[i][lang])
-            evidence = (lexical.get(i, 0.0), similarity, bayes.get(i, 0.0), self._entity_factor(i, entities))
+            evidence = (
+                lexical.get(i, 0.0),
+                similarity,
+                bayes.get(i, 0.0),
+                self._entity_factor(i, entities),
+                bm25.get(i, 0.0),
+            )
             score = ranking.logit(ranking_features(*evidence))
             candidates.append(Candidate(i, *evidence, score, sigmoid(score)))
         candidates.sort(key=lambda c: (-c.score, self._topics[c.index].id))
@@ -509,6 +549,16 @@ class Matcher:
         if len(scores) + 1 < len(self._bayes_topic):
             rival = max(rival, 0.0)
         return max(-LEARNED_CLIP, min(LEARNED_CLIP, own - rival))
+
+    def _bm25_scores(self, terms: Iterable[str]) -> dict[int, float]:
+        """Each topic's BM25 score for the question's plain terms, relative to the best (which
+        gets 1)."""
+        scores: dict[int, float] = defaultdict(float)
+        for term in terms:
+            for i, weight in self._bm25.get(term, {}).items():
+                scores[i] += weight
+        best = max(scores.values(), default=0.0)
+        return {i: score / best for i, score in scores.items()} if best > 0 else {}
 
     def _bayes_likely(self, vector: dict[str, float]) -> list[int]:
         """The topics the classifier's cheap first pass points to."""
@@ -615,6 +665,29 @@ def _declined(q: Normalized) -> str:
     if OTHER_SERVICE in entities and not (entities & SERVICE_ANCHORS or CONTAINER_WORDS.intersection(q.tokens)):
         return "other service"
     return ""
+
+
+def _bm25_weights(term_counts: Sequence[Counter[str]]) -> dict[str, dict[int, float]]:
+    """Okapi BM25 weights with each topic's examples as one document: a word weighs more the
+    fewer topics use it and the more often its topic's examples do, saturating (BM25_K1), and
+    less in a topic with many words (BM25_B). Where the word-overlap score asks how much of the
+    question a topic explains, this asks how much each word is the topic's own."""
+    n = len(term_counts)
+    lengths = [sum(counts.values()) for counts in term_counts]
+    average = sum(lengths) / n if n and sum(lengths) else 1.0
+    topics_of: dict[str, list[int]] = defaultdict(list)
+    for i, counts in enumerate(term_counts):
+        for token in counts:
+            topics_of[token].append(i)
+    weights: dict[str, dict[int, float]] = {}
+    for token, topics in sorted(topics_of.items()):
+        idf = math.log(1 + (n - len(topics) + 0.5) / (len(topics) + 0.5))
+        weights[token] = {}
+        for i in topics:
+            tf = term_counts[i][token]
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * lengths[i] / average)
+            weights[token][i] = idf * tf * (BM25_K1 + 1) / (tf + norm)
+    return weights
 
 
 def _documents(topic: Topic, lang: Lang) -> list[str]:

@@ -67,6 +67,23 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).casefold()
 
 
+_PLAIN_TERM = re.compile(r"[a-z0-9]+|[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]+")
+
+
+def plain_terms(text: str) -> list[str]:
+    """A text's words as typed: Latin words and numbers whole, Japanese runs (kana and kanji)
+    as character bigrams; no vocabulary, no stop words, no typo fixes. A second view of the
+    text, for BM25: the exact words people paste (error names, API fields) are the rare ones
+    the vocabulary's folding would merge."""
+    terms: list[str] = []
+    for run in _PLAIN_TERM.findall(fold(strip_slack_markup(text))):
+        if run.isascii():
+            terms.append(run)
+        else:
+            terms.extend([run[i : i + 2] for i in range(len(run) - 1)] or [run])
+    return terms
+
+
 def printable(text: str) -> str:
     """Text safe to post or print. UTF-8 cannot encode a surrogate, so a pair held as two code
     points becomes its character and a lone one (from a JSON escape, or bytes that were not UTF-8

@@ -202,7 +202,7 @@ def test_moving_from_on_premises_to_aws_stays_in_scope(real_matcher: Matcher) ->
 def test_a_toss_up_between_two_strong_topics_gets_choices_not_a_no(real_matcher: Matcher) -> None:
     # Two candidates each likely on its own, so neither leads: the confidence is low, but the
     # right topic is probably one of the two.
-    strong = [Candidate(i, 0.6, 0.8, 1.0, 1.0, score=3.0, probability=0.95) for i in (0, 1)]
+    strong = [Candidate(i, 0.6, 0.8, 1.0, 1.0, 1.0, score=3.0, probability=0.95) for i in (0, 1)]
     evidence = Evidence(candidates=tuple(strong))
     calibration = real_matcher.calibration
     unsure = replace(
@@ -289,3 +289,11 @@ def test_the_perceptron_gives_a_second_opinion_the_confidence_reads(real_matcher
     assert lead == evidence.learned and 0.1 < lead <= LEARNED_CLIP  # it agrees, by a clear lead
     # One known word in an off-topic question: the perceptron's lead is small or negative.
     assert real_matcher.evidence("any good café spot in shibuya for a quick meeting?").learned < lead / 2
+
+
+def test_bm25_weighs_the_words_only_one_topic_uses(real_matcher: Matcher) -> None:
+    # A pasted variable name: its words, as typed, belong to one topic's examples.
+    evidence = real_matcher.evidence("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is empty inside my container")
+    bm25 = {real_matcher.topic_at(c.index).id: c.bm25 for c in evidence.candidates}
+    assert bm25["ecs-task-credentials"] == 1.0  # the best, which the others are relative to
+    assert all(score < 0.8 for topic, score in bm25.items() if topic != "ecs-task-credentials")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.kb.model import Vocabulary
-from bot.normalize import AliasScanner, Normalizer, detect_lang, strip_slack_markup
+from bot.normalize import AliasScanner, Normalizer, detect_lang, plain_terms, strip_slack_markup
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,15 @@ def test_a_lone_kanji_stays_a_token_of_its_own(normalize: Normalizer) -> None:
     # The stems of 重い, 削る and 効く say what these questions are about; the particles do not.
     assert normalize("イメージが重い").tokens == ("イメージ", "重")
     assert normalize("どこから削るのが効く?").tokens == ("削", "効")
+
+
+def test_plain_terms_keep_the_words_as_typed() -> None:
+    # No vocabulary: the pasted field keeps its own words, the stop words stay (BM25 weighs
+    # them down), Japanese runs become bigrams, particles included.
+    assert plain_terms("Why is <@U1> AWS_CONTAINER_CREDENTIALS_RELATIVE_URI empty?") == [
+        "why", "is", "aws", "container", "credentials", "relative", "uri", "empty",
+    ]  # fmt: skip
+    assert plain_terms("タスクが落ちる") == ["タス", "スク", "クが", "が落", "落ち", "ちる"]
 
 
 def test_slack_markup_and_emoji_are_dropped() -> None:
