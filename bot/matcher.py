@@ -3,7 +3,7 @@
     question -> triage -> normalise -> candidates -> evidence -> ranking -> calibrated decision
 
 Triage (triage.py) replies to greetings and drops junk before any matching. Each candidate
-topic then gets four pieces of evidence:
+topic then gets five pieces of evidence:
 
 - lexical: how much of the question's information the topic's examples explain, each token
   weighed by its rarity across topics (IDF). Words no topic knows ("lunch") count against
@@ -14,6 +14,8 @@ topic then gets four pieces of evidence:
   the known out-of-scope ones, which hears every example of a topic, not only the closest.
 - entity: product names weigh on top. A question about EKS landing on a topic whose examples
   never mention EKS loses confidence, however well the other words agree.
+- bm25: Okapi BM25 over the question's words as typed (no vocabulary), each topic's examples
+  one document: a pasted error name or API field that one topic's examples use often.
 
 A logistic model fitted by cross-validation (calibration.py, `platbot tune`) weighs them
 into one score per candidate; a second turns the best score, its lead and the out-of-scope
