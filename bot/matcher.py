@@ -74,12 +74,11 @@ Vague = Literal["", "word", "products"]
 # says nothing more about intent than its first lines, and scoring it would be slow.
 MAX_QUERY_CHARS = 2_000
 
-# Candidates scored in full: the best by lexical evidence, and the classifier's best.
+# Candidates scored in full: the best by lexical evidence, the classifier's and BM25's best.
 LEXICAL_SHORTLIST = 3
 BAYES_SHORTLIST = 3
 BM25_SHORTLIST = 2
-# Okapi BM25 over a topic's examples as one document: term-frequency saturation and
-# length normalisation, the usual values.
+# Okapi BM25's term-frequency saturation and length normalisation: the usual values.
 BM25_K1 = 1.5
 BM25_B = 0.75
 SIMILARITY_TOKENS = 40
