@@ -143,11 +143,11 @@ def test_check_passes_on_the_real_knowledge(capsys) -> None:
 
 
 def test_check_fails_with_file_and_line(capsys, kb_dir: Path, write_topic) -> None:
-    write_topic("scheduling", "a", related=["missing-topic"])
+    write_topic("scheduling", "nightly-report", related=["missing-topic"])
     code = main(["--knowledge", str(kb_dir), "check"])
     out, _ = capsys.readouterr()
     assert code == 1
-    assert out.startswith("knowledge/scheduling/a.yaml:") and "KB011" in out
+    assert out.startswith("knowledge/scheduling/nightly-report.yaml:") and "KB011" in out
 
 
 def test_list_shows_every_topic(capsys, real_kb) -> None:

@@ -25,8 +25,8 @@ MONTH_AGO = NOW - timedelta(days=30)
 
 # Questions the bundled knowledge does not answer with their topic yet.
 STRIPE_KEY = (
-    "our payment provider token is pasted into the container definition json in plain text. "
-    "where should it live instead?"
+    "the card processor's api token shows up for anyone who opens our fargate service's "
+    "container settings. where does it belong?"
 )
 ON_PREM = (
     "データセンターにある自社サーバーは残したまま、"
