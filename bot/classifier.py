@@ -121,9 +121,9 @@ class NaiveBayes:
         classes, offsets, idf, *postings_data = data
         postings = unpack_postings(postings_data)
         idf_values = unpack_numbers("d", idf)
-        if not (_only(classes, str) and _only(offsets, float) and len(offsets) == len(classes)):
+        if not (_only(classes, str) and _only(offsets, float)):
             raise TypeError("not the data of a NaiveBayes model")
-        if len(idf_values) != len(postings):
+        if not (len(offsets) == len(classes) and len(idf_values) == len(postings)):
             raise ValueError("not the data of a NaiveBayes model")
         return cls(tuple(classes), dict(zip(postings, idf_values, strict=True)), postings, tuple(offsets))
 

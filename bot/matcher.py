@@ -675,7 +675,8 @@ def _bm25_weights(term_counts: Sequence[Counter[str]]) -> dict[str, dict[int, fl
     question a topic explains, this asks how much each word is the topic's own."""
     n = len(term_counts)
     lengths = [sum(counts.values()) for counts in term_counts]
-    average = sum(lengths) / n if n and sum(lengths) else 1.0
+    total = sum(lengths)
+    average = total / n if total else 1.0
     topics_of: dict[str, list[int]] = defaultdict(list)
     for i, counts in enumerate(term_counts):
         for token in counts:
