@@ -739,7 +739,7 @@ def _tune(args: argparse.Namespace) -> int:
 
     from bot.evaluate import load_cases
     from bot.kb.load import TUNING_FILE
-    from bot.tune import SET_FOLDS, tune, tuning_yaml
+    from bot.tune import tune, tuning_yaml
 
     if args.cv < 2:
         raise UsageError("--cv needs at least 2 folds")
@@ -747,7 +747,7 @@ def _tune(args: argparse.Namespace) -> int:
     kb, problems = load_knowledge(layers)
     if problems:
         raise UsageError(f"fix the knowledge base first ({len(problems)} problems; run `platbot check`)")
-    sets = load_cases(args.sets) if args.sets else []
+    sets = [load_cases([path]) for path in args.sets]
     names = [str(path) for path in args.sets]
     tuning = tune(kb, args.cv, args.seed, sets, names)
     text = tuning_yaml(tuning, args.cv, args.seed, datetime.date.today().isoformat())
@@ -756,8 +756,8 @@ def _tune(args: argparse.Namespace) -> int:
         return EXIT_OK
     written = layers.top.root / TUNING_FILE  # the team's layer, if there is one: never below it
     written.write_text(text, encoding="utf-8")
-    measured = tuning.set_folds or tuning.cross_validated
-    where = f"the labelled sets, {SET_FOLDS}-fold" if args.sets else f"{args.cv}-fold cross-validation"
+    measured = tuning.held_out or tuning.cross_validated
+    where = "each labelled set, fitted on the others" if args.sets else f"{args.cv}-fold cross-validation"
     print(
         f"{written}: {tuning.ranked_first:.1%} of held-out examples ranked first; "
         f"on {where}: {measured.right:.1%} right, {measured.wrong:.1%} wrong, {measured.offered:.1%} offered; "

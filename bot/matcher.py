@@ -445,7 +445,7 @@ class Matcher:
             return MatchResult(query, lang, "answer", self._topics[best.index], confidence)
         if confidence < t.clarify and self.calibration.reach.probability(features) < t.reach:
             return MatchResult(query, lang, "decline", confidence=confidence)
-        related = [c for c in plausible if self._related(best.index, c.index)]
+        related = [c for c in plausible if self.related(best.index, c.index)]
         if confidence >= t.answer or (related and confidence >= t.related):
             see_also = tuple(self._suggestion(c) for c in related[: t.max_choices])
             return MatchResult(query, lang, "answer", self._topics[best.index], confidence, see_also=see_also)
@@ -459,7 +459,8 @@ class Matcher:
     def _suggestion(self, c: Candidate) -> Suggestion:
         return Suggestion(self._topics[c.index], round(c.probability, 3))
 
-    def _related(self, a: int, b: int) -> bool:
+    def related(self, a: int, b: int) -> bool:
+        """Whether the topics at `a` and `b` name each other as related."""
         first, second = self._topics[a], self._topics[b]
         return second.id in first.related or first.id in second.related
 

@@ -12,8 +12,9 @@ Nothing here is set by hand on a question set.
    a topic are not (a held-out example is often a border case between two topics, so folds
    alone make a timid bot). The confidence model learns how likely the best candidate is right;
    the thresholds are those whose replies are worth most (VALUE), a wrong answer costing three
-   right ones. With sets, K-fold over the sets estimates what that choice does on questions it
-   was not fitted on.
+   right ones, pooled over bootstrap resamples so that one question more or less does not move
+   them. With several sets, each set left out in turn (decisions fitted on the others, then
+   measured on it) estimates what the fit does on the next set someone writes.
 
 The result goes to `knowledge/tuning.yaml` with every figure it reached, for review.
 """
@@ -22,6 +23,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -43,6 +46,15 @@ NEVER = 1.01  # a `related` or `reach` threshold no probability reaches
 REACHES = (0.5, 0.6, 0.7, 0.8, 0.9, NEVER)
 SET_FOLDS = 5
 PLATEAU = 0.002  # values this close to the best are a tie (about 4 questions in 2,000)
+BAGS = 25  # resamples whose fitted thresholds are pooled (by median)
+GRID = tuple(
+    itertools.product(
+        (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.825, 0.85, 0.875, 0.9, 0.925),  # answer
+        (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, NEVER),  # related
+        (0.05, 0.1, 0.15, 0.2, 0.3, 0.4),  # clarify
+        (0.1, 0.2, 0.3),  # plausible
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -76,7 +88,7 @@ class Tuning:
     ranked_first: float  # held-out examples whose topic the ranking put first
     cross_validated: Fit  # the final calibration on the held-out examples
     on_sets: Fit | None = None  # the final calibration on the sets it was fitted on
-    set_folds: Fit | None = None  # fitted on K-1 folds of the sets, measured on the other
+    held_out: Fit | None = None  # each set measured with the decisions fitted on the others
     sets: tuple[str, ...] = field(default=())
 
 
@@ -139,43 +151,57 @@ def fit_reach(samples: Sequence[Sample], choices: int) -> Logistic:
     return fit_logistic(rows, labels)
 
 
-def fit_thresholds(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration) -> Fit:
-    """The thresholds whose replies are worth most on `samples` (within PLATEAU)."""
-    grid = itertools.product(
-        (0.3, 0.4, 0.5, 0.6, 0.7, 0.75, 0.8, 0.825, 0.85, 0.875, 0.9, 0.925),  # answer
-        (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, NEVER),  # related
-        (0.05, 0.1, 0.15, 0.2, 0.3, 0.4),  # clarify
-        (0.1, 0.2, 0.3),  # plausible
+def fit_thresholds(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration, seed: int = 0) -> Fit:
+    """The thresholds whose replies are worth most on `samples`, stably: the median of each
+    threshold over fits on BAGS resamples of them. One fit alone sits on a flat curve, where
+    which point wins is noise (a single question moved the answer bar from 0.75 to 0.85);
+    the median of several moves only when the data does."""
+    scorer = Scorer(samples, matcher, calibration)
+    rng = random.Random(seed)
+    picks = [best_thresholds(scorer, _resample(len(samples), rng)) for _ in range(BAGS)]
+    thresholds = Thresholds(
+        answer=statistics.median_low(t.answer for t in picks),
+        related=statistics.median_low(t.related for t in picks),
+        clarify=statistics.median_low(t.clarify for t in picks),
+        plausible=statistics.median_low(t.plausible for t in picks),
     )
-    fits = []
-    for answer, related, clarify, plausible in grid:
-        if clarify >= answer or (related >= answer and related != NEVER):
-            continue
-        thresholds = Thresholds(answer=answer, related=related, clarify=clarify, plausible=plausible)
-        fits.append(score(samples, matcher, replace(calibration, thresholds=thresholds)))
-    # Around the best value the curve is flat, and which point wins is noise; on that plateau
-    # answering beats a did-you-mean (the asker is spared a click), so take the one that
-    # answers most questions right.
+    if thresholds.clarify >= thresholds.answer:
+        thresholds = replace(thresholds, clarify=min(t.clarify for t in picks))
+    if NEVER > thresholds.related >= thresholds.answer:
+        thresholds = replace(thresholds, related=NEVER)
+    # Then, with those fixed, when a question below the clarify bar still gets choices because
+    # its right topic is probably among them (ties to the lower bar: a choice the asker can
+    # click beats "I don't know").
+    reaches = [scorer.fit(replace(thresholds, reach=r)) for r in REACHES]
+    return max(reaches, key=lambda f: (round(value(f), 5), -f.calibration.thresholds.reach))
+
+
+def _resample(n: int, rng: random.Random) -> list[int]:
+    """How many times each of n questions is drawn in a bootstrap resample of them."""
+    weights = [0] * n
+    for _ in range(n):
+        weights[rng.randrange(n)] += 1
+    return weights
+
+
+def best_thresholds(scorer: Scorer, weights: Sequence[int]) -> Thresholds:
+    """The grid point worth most with these question weights (within PLATEAU). Around the
+    best value the curve is flat; on that plateau answering beats a did-you-mean (the asker
+    is spared a click), so the one that answers most questions right wins."""
+    fits = scorer.grid(weights)
     best = max(value(fit) for fit in fits)
     plateau = [fit for fit in fits if value(fit) >= best - PLATEAU]
     chosen = max(
         plateau, key=lambda f: (round(f.right, 5), -f.wrong, round(value(f), 5), -f.calibration.thresholds.answer)
     )
-    # Then, with those fixed, when a question below the clarify bar still gets choices because
-    # its right topic is probably among them (ties to the lower bar: a choice the asker can
-    # click beats "I don't know").
-    reaches = [
-        score(samples, matcher, replace(chosen.calibration, thresholds=replace(chosen.calibration.thresholds, reach=r)))
-        for r in REACHES
-    ]
-    return max(reaches, key=lambda f: (round(value(f), 5), -f.calibration.thresholds.reach))
+    return chosen.calibration.thresholds
 
 
-def fit_decisions(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration) -> Fit:
+def fit_decisions(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration, seed: int = 0) -> Fit:
     """Confidence and reach models, then thresholds, on the same samples."""
     confidence = fit_confidence(samples)
     reach = fit_reach(samples, calibration.thresholds.max_choices)
-    return fit_thresholds(samples, matcher, replace(calibration, confidence=confidence, reach=reach))
+    return fit_thresholds(samples, matcher, replace(calibration, confidence=confidence, reach=reach), seed)
 
 
 def value(fit: Fit) -> float:
@@ -213,7 +239,138 @@ def score(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration)
     return Fit(calibration, right / n, wrong / n, offered / n, declined / m, answered / m, len(samples))
 
 
-def tune(kb: KnowledgeBase, k: int = 5, seed: int = 0, sets: Sequence[Case] = (), names: Sequence[str] = ()) -> Tuning:
+# What an answer, a did-you-mean or a decline would make of one in-scope question: (right if
+# answered, offered if given choices); out-of-scope questions are OUT.
+_State = tuple[bool, bool] | None
+OUT: _State = None
+
+
+class Scorer:
+    """`score` for one confidence and reach model and many thresholds (the grid has a thousand
+    points, and bagging fits it several times). What each decision depends on is worked out
+    once per question; then, for thresholds that leave `reach` off, questions are counted in
+    buckets of equal confidence, so a grid point costs a pass over a few hundred buckets
+    instead of thousands of decisions. Vague questions, decided by `plausible` alone, are
+    decided in full once per bar."""
+
+    def __init__(self, samples: Sequence[Sample], matcher: Matcher, calibration: Calibration) -> None:
+        self._calibration = calibration
+        self._judge = matcher.with_calibration(calibration)
+        self._bars = sorted({point[3] for point in GRID} | {calibration.thresholds.plausible})
+        limit = calibration.thresholds.max_choices
+        # Per question: its state, confidence, reach, and per `plausible` bar whether a related
+        # runner-up clears it and whether the choices would hold the right topic; or, for
+        # questions without candidates or vague ones, the outcome per bar.
+        self._rows: list[tuple[_State, float, float, dict[float, tuple[bool, bool]]]] = []
+        self._fixed: dict[int, dict[float, tuple[str, _State]]] = {}
+        for n, s in enumerate(samples):
+            candidates = s.evidence.candidates
+            if s.evidence.vague or not candidates:
+                self._fixed[n] = {bar: self._decided(s, bar) for bar in self._bars}
+                self._rows.append((OUT, 0.0, 0.0, {}))
+                continue
+            features = s.evidence.confidence_features
+            best = candidates[0]
+            by_bar = {}
+            for bar in self._bars:
+                runners = [c for c in candidates[1:] if c.probability >= bar]
+                related = any(matcher.related(best.index, c.index) for c in runners)
+                by_bar[bar] = (related, s.expect in {c.index for c in [best, *runners][:limit]})
+            confidence = round(calibration.confidence.probability(features), 3)
+            reach = calibration.reach.probability(features)
+            state: _State = OUT if s.expect is None else (best.index == s.expect, False)
+            self._rows.append((state, confidence, reach, by_bar))
+
+    def _decided(self, s: Sample, bar: float) -> tuple[str, _State]:
+        thresholds = replace(self._calibration.thresholds, plausible=bar)
+        result = self._judge.with_calibration(replace(self._calibration, thresholds=thresholds)).decide(
+            "", "en", s.evidence
+        )
+        if s.expect is None:
+            return ("answer" if result.topic is not None else result.outcome), OUT
+        wanted = self._judge.topic_at(s.expect)
+        outcome = "answer" if result.topic is not None else result.outcome
+        return outcome, (result.topic is wanted, any(x.topic is wanted for x in result.suggestions))
+
+    def fit(self, thresholds: Thresholds, weights: Sequence[int] | None = None) -> Fit:
+        """What `score` finds with these thresholds, each question counted `weights[n]` times
+        (once when None)."""
+        t = thresholds
+        counts = Counter[tuple[str, _State]]()
+        for n, (state, confidence, reach, by_bar) in enumerate(self._rows):
+            weight = 1 if weights is None else weights[n]
+            if not weight:
+                continue
+            if n in self._fixed:
+                counts[self._fixed[n][t.plausible]] += weight
+                continue
+            related, offered = by_bar[t.plausible]
+            if confidence < t.clarify and reach < t.reach:
+                outcome = "decline"
+            elif confidence >= t.answer or (related and confidence >= t.related):
+                outcome = "answer"
+            else:
+                outcome = "clarify"
+            counts[outcome, state if state is OUT else (state[0], offered)] += weight
+        return self._rates(t, counts)
+
+    def grid(self, weights: Sequence[int] | None = None) -> list[Fit]:
+        """`fit` for every point of GRID (reach off), from buckets of equal confidence."""
+        fits = []
+        for bar in self._bars:
+            if bar not in {point[3] for point in GRID}:
+                continue
+            buckets = Counter[tuple[float, bool, _State]]()
+            fixed = Counter[tuple[str, _State]]()
+            for n, (state, confidence, _, by_bar) in enumerate(self._rows):
+                weight = 1 if weights is None else weights[n]
+                if not weight:
+                    continue
+                if n in self._fixed:
+                    fixed[self._fixed[n][bar]] += weight
+                    continue
+                related, offered = by_bar[bar]
+                buckets[confidence, related, state if state is OUT else (state[0], offered)] += weight
+            for answer, related_bar, clarify, plausible in GRID:
+                if plausible != bar or clarify >= answer or (related_bar >= answer and related_bar != NEVER):
+                    continue
+                counts = fixed.copy()
+                for (confidence, related, state), weight in buckets.items():
+                    if confidence < clarify:
+                        outcome = "decline"
+                    elif confidence >= answer or (related and confidence >= related_bar):
+                        outcome = "answer"
+                    else:
+                        outcome = "clarify"
+                    counts[outcome, state] += weight
+                thresholds = Thresholds(answer=answer, related=related_bar, clarify=clarify, plausible=bar)
+                fits.append(self._rates(thresholds, counts))
+        return fits
+
+    def _rates(self, thresholds: Thresholds, counts: Counter[tuple[str, _State]]) -> Fit:
+        right = wrong = offered = in_scope = declined = answered = out = 0
+        for (outcome, state), k in counts.items():
+            if state is OUT:
+                out += k
+                answered += k * (outcome == "answer")
+                declined += k * (outcome == "decline")
+                continue
+            in_scope += k
+            is_right, is_offered = state
+            if outcome == "answer":
+                right += k * is_right
+                wrong += k * (not is_right)
+            elif outcome == "clarify":
+                offered += k * is_offered
+        n, m = max(in_scope, 1), max(out, 1)
+        calibration = replace(self._calibration, thresholds=thresholds)
+        return Fit(calibration, right / n, wrong / n, offered / n, declined / m, answered / m, in_scope + out)
+
+
+def tune(
+    kb: KnowledgeBase, k: int = 5, seed: int = 0, sets: Sequence[Sequence[Case]] = (), names: Sequence[str] = ()
+) -> Tuning:
+    """Fit the calibration; `sets` are labelled question sets (one per name in `names`)."""
     # 1. Ranking: the smoothing whose cross-validated ranking puts most questions first.
     best: tuple[float, Calibration, list[Sample]] | None = None
     for alpha in ALPHAS:
@@ -229,34 +386,55 @@ def tune(kb: KnowledgeBase, k: int = 5, seed: int = 0, sets: Sequence[Case] = ()
     matcher = Matcher(kb, calibration)
 
     # 2. Confidence and thresholds: on the sets when there are any, else on the folds.
-    if not sets:
-        fit = fit_decisions(cv_samples, matcher, calibration)
+    groups = [collect_sets(matcher, cases) for cases in sets if cases]
+    if not groups:
+        fit = fit_decisions(cv_samples, matcher, calibration, seed)
         return Tuning(fit.calibration, len(cv_samples), first, fit)
-    set_samples = collect_sets(matcher, sets)
-    fit = fit_decisions(set_samples, matcher, calibration)
+    set_samples = [s for group in groups for s in group]
+    fit = fit_decisions(set_samples, matcher, calibration, seed)
     return Tuning(
         fit.calibration,
         len(cv_samples),
         first,
         score(cv_samples, matcher, fit.calibration),
         on_sets=fit,
-        set_folds=_set_folds(set_samples, matcher, calibration, seed),
+        held_out=_held_out(groups, matcher, calibration, seed),
         sets=tuple(names),
     )
 
 
-def _set_folds(samples: Sequence[Sample], matcher: Matcher, calibration: Calibration, seed: int) -> Fit:
-    """Fit on K-1 folds of the sets, measure on the last, K times: the rates to expect."""
-    order = list(range(len(samples)))
-    random.Random(seed).shuffle(order)
-    sums = dict.fromkeys(("right", "wrong", "offered", "declined", "answered"), 0.0)
-    for fold in range(SET_FOLDS):
-        train = [samples[i] for n, i in enumerate(order) if n % SET_FOLDS != fold]
-        test = [samples[i] for n, i in enumerate(order) if n % SET_FOLDS == fold]
-        measured = score(test, matcher, fit_decisions(train, matcher, calibration).calibration)
-        for key in sums:
-            sums[key] += getattr(measured, key) / SET_FOLDS
-    return Fit(calibration, questions=len(samples), **sums)
+def _held_out(groups: Sequence[Sequence[Sample]], matcher: Matcher, calibration: Calibration, seed: int) -> Fit:
+    """The rates to expect on a new set: each set is left out in turn, the decisions fitted on
+    the others and measured on it (a new round of questions brings words and styles no round
+    had; folds that mix every round measured two points higher than the next round gave).
+    A single set is split into SET_FOLDS random folds instead."""
+    if len(groups) == 1:
+        order = list(range(len(groups[0])))
+        random.Random(seed).shuffle(order)
+        groups = [[groups[0][i] for n, i in enumerate(order) if n % SET_FOLDS == fold] for fold in range(SET_FOLDS)]
+    totals = Counter[str]()
+    for held in range(len(groups)):
+        train = [s for n, group in enumerate(groups) if n != held for s in group]
+        test = groups[held]
+        measured = score(test, matcher, fit_decisions(train, matcher, calibration, seed).calibration)
+        in_scope = sum(s.expect is not None for s in test)
+        out = len(test) - in_scope
+        for key in ("right", "wrong", "offered"):
+            totals[key] += getattr(measured, key) * in_scope
+        for key in ("declined", "answered"):
+            totals[key] += getattr(measured, key) * out
+        totals["in_scope"] += in_scope
+        totals["out"] += out
+    n, m = max(totals["in_scope"], 1), max(totals["out"], 1)
+    return Fit(
+        calibration,
+        right=totals["right"] / n,
+        wrong=totals["wrong"] / n,
+        offered=totals["offered"] / n,
+        declined=totals["declined"] / m,
+        answered=totals["answered"] / m,
+        questions=sum(map(len, groups)),
+    )
 
 
 def _ranked_first(samples: Sequence[Sample]) -> float:
@@ -288,12 +466,10 @@ def tuning_yaml(tuning: Tuning, k: int, seed: int, day: str) -> str:
         f"  ranked_first: {tuning.ranked_first:.4f}  # held-out examples whose topic was ranked first",
     ]
     lines += _rates("cross_validated", tuning.cross_validated, "the held-out examples, final calibration")
-    if tuning.on_sets is not None and tuning.set_folds is not None:
+    if tuning.on_sets is not None and tuning.held_out is not None:
         lines.append(f"  sets: [{', '.join(tuning.sets)}]  # labelled questions the decisions were fitted on")
         lines += _rates("on_sets", tuning.on_sets, "those sets, fitted on them")
-        lines += _rates(
-            "set_folds", tuning.set_folds, f"{SET_FOLDS}-fold over the sets: fitted on 4/5, measured on 1/5"
-        )
+        lines += _rates("held_out", tuning.held_out, "each set in turn, fitted on the others")
     lines.append(f"alpha: {tuning.calibration.alpha}")
     for section in ("ranking", "confidence", "reach", "thresholds"):
         values = data[section]

@@ -14,7 +14,19 @@ from bot.evaluate import Case
 from bot.kb.load import TUNING_FILE, load_knowledge
 from bot.kb.model import LANGS
 from bot.matcher import Matcher
-from bot.tune import PLATEAU, Fit, collect, fit_thresholds, score, tune, tuning_yaml, value
+from bot.tune import (
+    GRID,
+    PLATEAU,
+    REACHES,
+    Fit,
+    Scorer,
+    best_thresholds,
+    collect,
+    score,
+    tune,
+    tuning_yaml,
+    value,
+)
 from tests.conftest import KNOWLEDGE
 
 SUBJECTS = {
@@ -68,10 +80,25 @@ def test_with_sets_the_decisions_are_fitted_on_them_and_measured_by_folds(small_
         for v in VARIANTS[:5]
     ]
     sets += [Case(q, None, "out-of-scope", "s") for q in ("lunch menu", "fix the office printer", "weather tomorrow")]
-    tuning = tune(small_kb, k=3, sets=sets, names=["s"])
-    assert tuning.on_sets is not None and tuning.set_folds is not None and tuning.sets == ("s",)
-    assert tuning.on_sets.questions == len(sets) and tuning.set_folds.questions == len(sets)
-    assert "set_folds:" in tuning_yaml(tuning, 3, 0, "2026-11-30")
+    tuning = tune(small_kb, k=3, sets=[sets], names=["s"])
+    assert tuning.on_sets is not None and tuning.held_out is not None and tuning.sets == ("s",)
+    assert tuning.on_sets.questions == len(sets) and tuning.held_out.questions == len(sets)
+    assert "held_out:" in tuning_yaml(tuning, 3, 0, "2026-11-30")
+
+
+def test_with_several_sets_each_is_measured_with_decisions_fitted_on_the_others(small_kb) -> None:
+    first = [
+        Case(v.format(en), topic_id, "paraphrase", "a") for topic_id, (en, _) in SUBJECTS.items() for v in VARIANTS[:3]
+    ]
+    second = [
+        Case(f"{v.format(en)} now", topic_id, "paraphrase", "b")
+        for topic_id, (en, _) in SUBJECTS.items()
+        for v in VARIANTS[3:6]
+    ]
+    second.append(Case("fix the office printer", None, "out-of-scope", "b"))
+    tuning = tune(small_kb, k=3, sets=[first, second], names=["a", "b"])
+    assert tuning.held_out is not None and tuning.held_out.questions == len(first) + len(second)
+    assert 0 <= tuning.held_out.wrong <= 1 - tuning.held_out.right
 
 
 def test_the_written_file_loads_back_as_the_same_calibration(small_kb, kb_dir: Path) -> None:
@@ -90,10 +117,27 @@ def test_value_prefers_declines_to_wrong_answers() -> None:
     assert value(careful) > value(reckless)
 
 
+def test_the_scorer_counts_what_score_counts(small_kb) -> None:
+    matcher = Matcher(small_kb)
+    samples = collect(small_kb, 3, 0, matcher.calibration)
+    scorer = Scorer(samples, matcher, matcher.calibration)
+    weights = [n % 3 for n in range(len(samples))]  # some questions twice, some left out
+    rates = ("right", "wrong", "offered", "declined", "answered")
+    for n, (answer, related, clarify, plausible) in enumerate(GRID[::97]):
+        thresholds = Thresholds(answer, related, clarify, REACHES[n % len(REACHES)], plausible)
+        expected = score(samples, matcher, replace(matcher.calibration, thresholds=thresholds))
+        got = scorer.fit(thresholds)
+        assert [getattr(got, r) for r in rates] == pytest.approx([getattr(expected, r) for r in rates])
+    for point in scorer.grid(weights)[::50]:
+        again = scorer.fit(point.calibration.thresholds, weights)
+        assert [getattr(point, r) for r in rates] == pytest.approx([getattr(again, r) for r in rates])
+
+
 def test_on_a_plateau_of_equal_value_the_thresholds_that_answer_most_win(small_kb) -> None:
     matcher = Matcher(small_kb)
     samples = collect(small_kb, 3, 0, matcher.calibration)
-    chosen = fit_thresholds(samples, matcher, matcher.calibration)
+    scorer = Scorer(samples, matcher, matcher.calibration)
+    chosen = scorer.fit(best_thresholds(scorer, [1] * len(samples)))
     best = value(chosen)
     for answer in (0.5, 0.7, 0.8, 0.9):
         if answer <= chosen.calibration.thresholds.clarify:
