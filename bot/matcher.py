@@ -175,7 +175,7 @@ class Evidence:
     candidates: tuple[Candidate, ...] = ()  # best first
     declined: float = 0.0  # the classifier's lean to the out-of-scope class over the best topic, in [-1, 1]
     declined_similarity: float = 0.0  # closeness to the nearest out-of-scope example, in [0, 1]
-    vague: Vague = ""  # "word": one word and no product ("secrets"); "products": nothing but names
+    vague: Vague = ""  # "word": one known word and no product ("secrets"); "products": nothing but names
     reason: str = ""  # set when the question was turned away before scoring
     words: int = 0  # content words the question was matched on
     aws: bool = False  # names an AWS container product (ECS, Fargate, ECR...)
@@ -489,9 +489,10 @@ class Matcher:
             focus_text = self.triage(query).focus
         focus = self._correct(_head(self.normalize(focus_text), MAX_TOKENS)) if focus_text else None
         # Vague: one word and no product ("secrets"), or nothing but product names ("what is ECS").
+        # Words no example uses carry no evidence: "who won the world cup" is one known word.
         entities = full.entities - MARKERS
         vague: Vague = "products" if all(t in entities for t in tokens) else ""
-        if len(tokens) < 2 and not entities:
+        if sum(t in self._idf for t in tokens) < 2 and not entities:
             vague = "word"
 
         lexical = self._lexical(tokens)

@@ -25,26 +25,29 @@ from tests.conftest import REPO
 EVAL_DIR = REPO / "tests" / "eval"
 # What the matcher reached on the dev and round-1 to 10 sets (tuned on), on the blind set
 # (measured once, frozen; none while a round is being written) and by 3-fold
-# cross-validation, a little below, so that a regression fails and noise does not.
+# cross-validation, a little below, so that a regression fails and noise does not. The refit
+# of 2026-12-02 with bagged thresholds raised the answer bar (0.75 -> 0.8): on the sets
+# together 1.4 points fewer right, 0.1 fewer wrong and 0.6 fewer out-of-scope answered than
+# the same models at 0.75, and the right floors came down with it.
 FLOORS = {
     # set: (answered right at least, answered wrong at most, out of scope not answered at least)
-    "dev": (0.94, 0.025, 0.98),
-    "r1": (0.92, 0.02, 0.97),
+    "dev": (0.92, 0.025, 0.98),
+    "r1": (0.89, 0.02, 0.97),
     "r2": (0.93, 0.025, 0.93),
     "r3": (0.94, 0.01, 0.97),
-    "r4": (0.93, 0.015, 0.96),
+    "r4": (0.91, 0.015, 0.96),
     # 0.93 not answered until the refit with the perceptron's lead: one more uncovered question
     # answered (135 of 146 not), for 1.7 points more right over the sets' 5-fold estimate.
-    "r5": (0.87, 0.025, 0.92),
-    "r6": (0.86, 0.025, 0.97),  # first run 80.3% / 2.2% / 97.2% not answered
-    "r7": (0.88, 0.03, 0.96),  # first run 81.7% / 2.2% / 98.6% not answered
-    "r8": (0.89, 0.015, 0.93),  # first run 87.7% / 0.9% / 88.7% not answered
-    "r9": (0.85, 0.02, 0.94),  # first run 82.6% / 1.7% / 94.4% not answered
-    "r10": (0.86, 0.015, 0.92),  # first run 86.4% / 1.1% / 93.0% not answered
+    "r5": (0.83, 0.025, 0.92),
+    "r6": (0.83, 0.025, 0.97),  # first run 80.3% / 2.2% / 97.2% not answered
+    "r7": (0.85, 0.03, 0.96),  # first run 81.7% / 2.2% / 98.6% not answered
+    "r8": (0.87, 0.015, 0.93),  # first run 87.7% / 0.9% / 88.7% not answered
+    "r9": (0.80, 0.02, 0.94),  # first run 82.6% / 1.7% / 94.4% not answered
+    "r10": (0.82, 0.015, 0.92),  # first run 86.4% / 1.1% / 93.0% not answered
 }
 # 3-fold over the example questions: right at least, wrong at most. Held-out examples are short
 # and often sit between two topics; the decisions are fitted on questions as people ask them.
-CV_FLOORS = (0.65, 0.09)  # 3-fold: 66.0% / 5.9% with the answer threshold fitted on rounds 1-5
+CV_FLOORS = (0.62, 0.05)  # 3-fold: 63.1% / 2.8% with the answer bar of 0.825 fitted on dev and rounds 1-10
 
 
 # --- verdicts -------------------------------------------------------------------------------

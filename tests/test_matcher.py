@@ -84,6 +84,12 @@ def test_a_vague_question_gets_choices_not_a_guess(matcher: Matcher) -> None:
     assert len(result.suggestions) <= 3
 
 
+def test_words_no_example_uses_add_no_evidence(matcher: Matcher) -> None:
+    padded = "secrets zorblax quuxified?"
+    assert matcher.evidence(padded).vague == matcher.evidence("secrets?").vague == "word"
+    assert not matcher.match(padded).matched
+
+
 def test_a_short_typo_is_fixed_only_towards_the_vocabulary(matcher: Matcher) -> None:
     assert matcher.match("how do i pass secrt values to an ecs task").topic.id == "ecs-secrets"
     assert not matcher.match("what's for lunch today").matched  # "lunch" is not a typo of "launch"
@@ -168,10 +174,17 @@ def test_the_questions_the_bot_was_built_for(real_matcher: Matcher, question: st
 
 
 @pytest.mark.parametrize(
-    "question", ["what's for lunch?", "write a poem about Kubernetes", "今日の天気は?", "how do I set up GKE autopilot"]
+    "question",
+    [
+        "what's for lunch?",
+        "write a poem about Kubernetes",
+        "今日の天気は?",
+        "how do I set up GKE autopilot",
+        "who won the world cup?",
+    ],
 )
 def test_the_real_base_declines_out_of_scope(real_matcher: Matcher, question: str) -> None:
-    assert not real_matcher.match(question).matched
+    assert real_matcher.match(question).outcome == "decline"
 
 
 def test_other_platform_is_in_scope_when_an_aws_one_is_named(real_matcher: Matcher) -> None:
