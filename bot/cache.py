@@ -5,19 +5,30 @@ result, keyed by a fingerprint of the content of every knowledge file and of pla
 matching code, so any edit rebuilds it, and so does a file that can no longer be read (the
 loader then reports it, as without a cache).
 
-The file is data, never code: two lines of JSON. The first names the format, its version,
-the fingerprint and the SHA-256 of the second, which holds the knowledge base, its load
-problems and the matcher's built state (`Matcher.to_data`):
+The file is data, never code: a line of JSON, then the body. The first line names the
+format, its version, the fingerprint and the SHA-256 of the body. The body is a second line
+of JSON, which holds the knowledge base, its load problems and the matcher's built state
+(`Matcher.to_data`), then the blob of raw sections (bot/packing.py) that line refers to by
+number: little-endian arrays of numbers, and runs of UTF-8 strings separated by NUL, for the
+long runs (the classifiers' features and weights, the topics' text, the normalised examples).
+The second line starts with the table of those sections, each as its type code, where it
+starts in the blob, its size in bytes and how many items it holds:
 
-    {"format":"platbot-index","version":1,"key":"<fingerprint>","sha256":"<of line 2>"}
-    {"kb":{...},"problems":[...],"matcher":{...}}
+    {"format":"platbot-index","version":7,"key":"<fingerprint>","sha256":"<of the body>"}
+    {"sections":[["s",0,961234,66468],["i",961234,265872,66468],...],"kb":{...},"problems":[...],"matcher":{...}}
+    <blob: the sections end to end>
+
+Reading it costs one read, one checksum and a small JSON document: numbers are read where
+they lie (a memoryview over the file's bytes) when a question needs them, and a run of strings
+with one decode and one split.
 
 A file is used only when its first line is exactly the one this version would write for its
-second line and for the knowledge base as it is now, and the second has the shape an index
-needs; anything else (truncated, flipped bits, another format or version, a stale or
-foreign index) is rebuilt and replaced. The checksum guards against accidents, not against
-someone who can write the user's cache directory: a file made to pass it can make platbot
-answer wrongly, never run code.
+body and for the knowledge base as it is now, and the body has the shape an index needs (its
+sections inside the blob, each of whole items of its type, the runs of the lengths the data
+says); anything else (truncated, flipped bits, another format or version, a stale or foreign
+index) is rebuilt and replaced. The checksum guards against accidents, not against someone
+who can write the user's cache directory: a file made to pass it can make platbot answer
+wrongly, never run code.
 
 It lives in the user's own cache directory (`$PLATBOT_CACHE_DIR`, else
 `$XDG_CACHE_HOME/platbot`, else `~/.cache/platbot`), written to a temporary file in the same
@@ -54,13 +65,15 @@ from bot.kb.load import (
 )
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
 from bot.matcher import Matcher
+from bot.packing import Packer, Sections
 
 FORMAT = "platbot-index"
-VERSION = 6  # of the layout below and of the to_data/from_data functions; bump on any change
+VERSION = 7  # of the layout below and of the to_data/from_data functions; bump on any change
 
 _CODE = Path(__file__).resolve().parent
 _CODE_FILES = (
     "cache.py",
+    "packing.py",
     "matcher.py",
     "normalize.py",
     "spelling.py",
@@ -71,8 +84,8 @@ _CODE_FILES = (
     "kb/load.py",
 )
 
-# What decoding a file of the wrong shape can raise; each means "rebuild". (json raises
-# ValueError; a deeply nested forgery, RecursionError.)
+# What decoding a file of the wrong shape can raise; each means "rebuild". (json and UTF-8
+# decoding raise ValueError; a deeply nested forgery, RecursionError.)
 _UNUSABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
 
 _JSON = json.JSONDecoder()
@@ -121,7 +134,7 @@ def index_path(knowledge: Path | Layers) -> Path | None:
     file per stack of knowledge directories: an edit replaces the stale index."""
     layers = knowledge if isinstance(knowledge, Layers) else Layers.single(knowledge)
     directory = cache_dir()
-    return directory / f"index-{_layers_id(layers)}.jsonl" if directory else None
+    return directory / f"index-{_layers_id(layers)}.bin" if directory else None
 
 
 def load_matcher(knowledge: Path | str | Layers | None = None) -> Loaded:
@@ -171,22 +184,25 @@ def read_index(path: Path, key: str) -> Loaded | None:
     if not fresh:
         _log("info", "index cache %s out of date or damaged: rebuilding it", path)
         return None
-    # Decoding makes a few hundred thousand small objects and no cycles: the cyclic garbage
+    # Decoding makes tens of thousands of small objects and no cycles: the cyclic garbage
     # collector, run every few thousand allocations, would only slow it down.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        # The JSON is ASCII (`_write`), parsed in place after the first line: the file is in
-        # memory once as text, not again as a slice.
-        text = raw.decode("ascii")
-        del raw
-        data, end = _JSON.raw_decode(text, header_end + 1)
+        # The JSON line is ASCII (`_write`); the sections stay where they are in `raw`, which
+        # the matcher keeps, and are read from there.
+        manifest_end = raw.find(b"\n", header_end + 1)
+        if manifest_end < 0:
+            raise ValueError("no sections after the index")
+        text = raw[header_end + 1 : manifest_end].decode("ascii")
+        data, end = _JSON.raw_decode(text)
         if end != len(text):
             raise ValueError("data after the index")
         del text
-        kb = _kb_from_data(data["kb"])
+        sections = Sections(data["sections"], memoryview(raw)[manifest_end + 1 :])
+        kb = _kb_from_data(data["kb"], sections)
         problems = [_problem_from_data(p) for p in _list(data["problems"])]
-        matcher = Matcher.from_data(kb, data["matcher"])
+        matcher = Matcher.from_data(kb, data["matcher"], sections)
     except _UNUSABLE as exc:
         _log("info", "index cache %s unusable (%s): rebuilding it", path, type(exc).__name__)
         return None
@@ -208,17 +224,20 @@ def _read_regular_file(path: Path) -> bytes:
 
 def _write(path: Path, key: str, kb: KnowledgeBase, problems: list[Problem], matcher: Matcher) -> None:
     """Store the index at `path`, atomically: readers see the old file or the new one, whole."""
-    data = {
-        "kb": _kb_to_data(kb),
-        "problems": [[p.path, p.line, p.code, p.message] for p in problems],
-        "matcher": matcher.to_data(),
-    }
+    pack = Packer()
     try:
+        data = {
+            "kb": _kb_to_data(kb, pack),
+            "problems": [[p.path, p.line, p.code, p.message] for p in problems],
+            "matcher": matcher.to_data(pack),
+        }
         # `default=str`: the people-only `fitted` section of tuning.yaml may hold YAML dates.
-        body = json.dumps(data, separators=(",", ":"), default=str).encode()
-    except (TypeError, ValueError) as exc:  # a key JSON cannot hold (a date as a key in tuning.yaml)
+        manifest = json.dumps({"sections": pack.table, **data}, separators=(",", ":"), default=str).encode()
+    except (TypeError, ValueError, OverflowError) as exc:
+        # A key JSON cannot hold (a date as a key in tuning.yaml), a string holding NUL.
         _log("warning", "platbot: cannot cache the index (%s); building it in memory", exc)
         return
+    body = manifest + b"\n" + pack.blob()
     tmp_name = None
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -236,9 +255,11 @@ def _write(path: Path, key: str, kb: KnowledgeBase, problems: list[Problem], mat
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
-    # The pickle earlier versions kept (and ran when loading): never read again.
-    with contextlib.suppress(OSError):
-        path.with_suffix(".pickle").unlink(missing_ok=True)
+    # What earlier versions kept: a pickle (run when loading: never read again) and JSON
+    # lines (15 MB this replaces).
+    for legacy in (".pickle", ".jsonl"):
+        with contextlib.suppress(OSError):
+            path.with_suffix(legacy).unlink(missing_ok=True)
 
 
 def _log(level: str, message: str, *args: object) -> None:
@@ -255,25 +276,24 @@ def _layers_id(layers: Layers) -> str:
 # --- the knowledge base as data ------------------------------------------------------------------
 
 
-def _kb_to_data(kb: KnowledgeBase) -> dict[str, Any]:
+def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
     v = kb.vocabulary
+    # The topics' text is one section of strings, topic after topic (see `_topics_from_data`);
+    # each topic's layer and the lengths of its lists are JSON.
+    texts: list[str] = []
+    shapes: list[list[int]] = []
+    for t in kb.topics:
+        texts += [t.id, t.area, t.source, *(t.title[lang] for lang in LANGS), *(t.answer[lang] for lang in LANGS)]
+        for lang in LANGS:
+            texts += t.questions[lang]
+        texts += [*t.services, *t.related]
+        for link in t.links:
+            texts += [link.title, link.url]
+        counts = [*(len(t.questions[lang]) for lang in LANGS), len(t.services), len(t.related), len(t.links)]
+        shapes.append([t.layer, *counts])
     return {
         "roots": kb.roots,
-        "topics": [
-            [
-                t.id,
-                t.area,
-                t.title,
-                t.questions,
-                t.answer,
-                t.services,
-                [[link.title, link.url] for link in t.links],
-                t.related,
-                t.source,
-                t.layer,
-            ]
-            for t in kb.topics
-        ],
+        "topics": [pack.strings(texts), shapes],
         "vocabulary": [
             v.entities,
             v.synonyms,
@@ -290,7 +310,7 @@ def _kb_to_data(kb: KnowledgeBase) -> dict[str, Any]:
     }
 
 
-def _kb_from_data(data: dict[str, Any]) -> KnowledgeBase:
+def _kb_from_data(data: dict[str, Any], sections: Sections) -> KnowledgeBase:
     """The KnowledgeBase `_kb_to_data` described, with the types the loader gives; data of
     another shape raises ValueError, TypeError or KeyError."""
     entities, synonyms, stopwords, implies, off_topic, other_platforms, other_services, smalltalk = data["vocabulary"]
@@ -308,7 +328,8 @@ def _kb_from_data(data: dict[str, Any]) -> KnowledgeBase:
     if not isinstance(tuning, dict):
         raise TypeError("tuning must be a mapping")
     roots = _strs(data["roots"])
-    topics = tuple(_topic_from_data(t) for t in _list(data["topics"]))
+    texts, shapes = data["topics"]
+    topics = _topics_from_data(sections.strings(texts), shapes)
     if any(topic.layer >= len(roots) for topic in topics):
         raise ValueError("a topic names a layer the index does not have")
     return KnowledgeBase(
@@ -321,22 +342,45 @@ def _kb_from_data(data: dict[str, Any]) -> KnowledgeBase:
     )
 
 
-def _topic_from_data(data: Any) -> Topic:
-    topic_id, area, title, questions, answer, services, links, related, source, layer = data
-    if not isinstance(layer, int) or isinstance(layer, bool) or layer < 0:
-        raise TypeError("a topic's layer must be a number")
-    return Topic(
-        id=_str(topic_id),
-        area=_str(area),
-        title=_by_lang(title),
-        questions=_by_lang(questions, _strs),
-        answer=_by_lang(answer),
-        services=_strs(services),
-        links=tuple(Link(_str(text), _str(url)) for text, url in _list(links)),
-        related=_strs(related),
-        source=_str(source),
-        layer=layer,
-    )
+def _topics_from_data(texts: list[str], shapes: Any) -> tuple[Topic, ...]:
+    """The topics `_kb_to_data` laid out: for each, its id, area and source, its title and its
+    answer in each language, its questions in each language, its services, its related ids
+    and its links (title, then URL), as many of each as its shape says."""
+    topics = []
+    at = 0
+
+    def take(count: int) -> tuple[str, ...]:
+        nonlocal at
+        at += count
+        if at > len(texts):
+            raise ValueError("the topics' text ends early")
+        return tuple(texts[at - count : at])
+
+    for shape in _list(shapes):
+        if not (set(map(type, _list(shape))) <= {int} and len(shape) == len(LANGS) + 4 and min(shape) >= 0):
+            raise ValueError("a topic's shape is its layer and counts")
+        layer, *n_questions, n_services, n_related, n_links = shape  # n_questions: one per language
+        topic_id, area, source = take(3)
+        title, answer = take(len(LANGS)), take(len(LANGS))
+        questions = {lang: take(n) for lang, n in zip(LANGS, n_questions, strict=True)}
+        services, related, link_texts = take(n_services), take(n_related), take(2 * n_links)
+        topics.append(
+            Topic(
+                id=topic_id,
+                area=area,
+                title=dict(zip(LANGS, title, strict=True)),
+                questions=questions,
+                answer=dict(zip(LANGS, answer, strict=True)),
+                services=services,
+                links=tuple(Link(*link_texts[k : k + 2]) for k in range(0, len(link_texts), 2)),
+                related=related,
+                source=source,
+                layer=layer,
+            )
+        )
+    if at != len(texts):
+        raise ValueError("text after the topics")
+    return tuple(topics)
 
 
 def _problem_from_data(data: Any) -> Problem:
