@@ -24,7 +24,7 @@ from operator import itemgetter, sub
 from typing import Any
 
 from bot.normalize import MARKERS, Normalized
-from bot.packing import INDEXES, Packer, Sections, index_code
+from bot.packing import INDEXES, Keys, Packer, Sections, index_code
 
 CHAR_SIZES = (3,)
 ALPHA = 0.03
@@ -270,43 +270,47 @@ def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float], limit: int | None =
 class _PackedPostings(Mapping[str, Mapping[int, float]]):
     """The postings of a model read back by `from_data`, each unpacked into the dict `fit`
     makes the first time it is asked for: a question needs a few hundred of tens of
-    thousands, and unpacking them all was most of the cost of a cached start."""
+    thousands, and unpacking them all was most of the cost of a cached start. Features are
+    found through the index's own hash table (bot/packing.py's `Keys`), not a dict of them all."""
 
-    def __init__(
-        self, features: list[str], ends: Sequence[int], classes: Sequence[int], weights: Sequence[float]
-    ) -> None:
-        self._position = dict(zip(features, range(len(features)), strict=True))
+    def __init__(self, features: Keys, ends: Sequence[int], classes: Sequence[int], weights: Sequence[float]) -> None:
+        self._features = features
         self._ends = ends
         self._classes = classes
         self._weights = weights
         self._unpacked: dict[str, dict[int, float]] = {}
 
     def __getitem__(self, feature: str) -> dict[int, float]:
+        posting = self.get(feature)
+        if posting is None:
+            raise KeyError(feature)
+        return posting
+
+    def get(self, feature: str, default: Any = None) -> Any:
+        # Mapping's own get goes through a KeyError for every feature the model never saw.
         posting = self._unpacked.get(feature)
         if posting is None:
-            i = self._position[feature]
+            i = self._features.index(feature) if isinstance(feature, str) else -1
+            if i < 0:
+                return default
             start, end = self._ends[i - 1] if i else 0, self._ends[i]
             posting = dict(zip(self._classes[start:end], self._weights[start:end], strict=True))
             self._unpacked[feature] = posting
         return posting
 
-    def get(self, feature: str, default: Any = None) -> Any:
-        # Mapping's own get goes through a KeyError for every feature the model never saw.
-        return self[feature] if feature in self._position else default
-
     def __contains__(self, feature: object) -> bool:
-        return feature in self._position
+        return feature in self._unpacked or (isinstance(feature, str) and self._features.index(feature) >= 0)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._position)
+        return iter(self._features)
 
     def __len__(self) -> int:
-        return len(self._position)
+        return len(self._features)
 
     def lengths(self) -> dict[str, int]:
         """feature -> how many classes its posting holds, without unpacking any."""
         ends = self._ends
-        return dict(zip(self._position, map(sub, ends, itertools.chain((0,), ends)), strict=False))
+        return dict(zip(self._features, map(sub, ends, itertools.chain((0,), ends)), strict=False))
 
     def classes(self) -> Sequence[int]:
         """Every posting's classes, end to end."""
@@ -314,28 +318,30 @@ class _PackedPostings(Mapping[str, Mapping[int, float]]):
 
     def column(self, values: Sequence[float]) -> _PackedColumn:
         """One number per feature, in this order (naive Bayes's IDF), looked up by feature."""
-        return _PackedColumn(self._position, values)
+        return _PackedColumn(self._features, values)
 
 
 class _PackedColumn(Mapping[str, float]):
-    """feature -> number, read from a packed run through the postings' own index: a second
-    dict of every feature would cost as much again to build."""
+    """feature -> number, read from a packed run through the postings' own keys."""
 
-    def __init__(self, position: dict[str, int], values: Sequence[float]) -> None:
-        self._position = position
+    def __init__(self, features: Keys, values: Sequence[float]) -> None:
+        self._features = features
         self._values = values
 
     def __getitem__(self, feature: str) -> float:
-        return self._values[self._position[feature]]
+        i = self._features.index(feature)
+        if i < 0:
+            raise KeyError(feature)
+        return self._values[i]
 
     def __contains__(self, feature: object) -> bool:
-        return feature in self._position
+        return isinstance(feature, str) and self._features.index(feature) >= 0
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._position)
+        return iter(self._features)
 
     def __len__(self) -> int:
-        return len(self._position)
+        return len(self._features)
 
 
 def posting_lengths(postings: Mapping[str, Mapping[int, float]]) -> dict[str, int]:
@@ -350,14 +356,14 @@ def _only(values: object, kind: type) -> bool:
     return isinstance(values, list) and set(map(type, values)) <= {kind}
 
 
-def pack_postings(postings: Mapping[str, Mapping[int, float]], pack: Packer) -> list[int]:
+def pack_postings(postings: Mapping[str, Mapping[int, float]], pack: Packer) -> list[Any]:
     """feature -> class -> weight as sections: the features, where each feature's posting
     ends, and the postings' classes and weights end to end."""
     features = list(postings)
     rows = [postings[f] for f in features]
     classes = [c for row in rows for c in row]
     return [
-        pack.strings(features),
+        pack.keys(features),
         pack.numbers("i", list(itertools.accumulate(map(len, rows)))),
         pack.numbers(index_code(max(classes, default=0)), classes),
         pack.numbers("d", [w for row in rows for w in row.values()]),
@@ -368,7 +374,7 @@ def unpack_postings(data: Sequence[Any], sections: Sections) -> _PackedPostings:
     """The postings `pack_postings` wrote, unpacked lazily; another shape raises TypeError or
     ValueError."""
     features, ends, classes, weights = data
-    features = sections.strings(features)
+    features = sections.keys(features)
     ends, classes = sections.numbers(ends, "i"), sections.numbers(classes, INDEXES)
     weights = sections.numbers(weights, "d")
     if not (len(features) == len(ends) and len(classes) == len(weights) == (ends[-1] if len(ends) else 0)):
