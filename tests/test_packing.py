@@ -104,3 +104,43 @@ def test_a_section_is_read_only_as_what_it_holds() -> None:
 def test_strings_that_are_not_utf8_are_refused() -> None:
     with pytest.raises(UnicodeDecodeError):
         sections_of([["s", 0, 2, 1]], b"\xff\xfe").strings(0)
+
+
+def test_keys_are_found_by_value_and_walked_in_order() -> None:
+    words = ["w:schedule", "c: ec", "スケジュール", "", "p:task role", *(f"w:word{n}" for n in range(500))]
+    pack = Packer()
+    refs = pack.keys(words)
+    keys = pack.sections().keys(refs)
+    assert [keys.index(w) for w in words] == list(range(len(words)))
+    for missing in ["w:schedul", "w:schedulee", "スケジュー", "c:\ud800", " ", "w:word500"]:
+        assert keys.index(missing) == -1
+    assert keys.index("w:word7") == 12  # remembered, the same
+    assert list(keys) == words
+    assert len(keys) == len(words)
+
+
+def test_no_keys_find_nothing() -> None:
+    pack = Packer()
+    refs = pack.keys([])
+    keys = pack.sections().keys(refs)
+    assert (keys.index("w:a"), list(keys), len(keys)) == (-1, [], 0)
+
+
+def test_keys_must_be_distinct() -> None:
+    with pytest.raises(ValueError, match="distinct"):
+        Packer().keys(["a", "b", "a"])
+
+
+def test_a_hash_table_of_another_shape_never_hangs_or_raises_a_lookup() -> None:
+    pack = Packer()
+    strings, ends, _ = pack.keys(["a", "b"])
+    full = pack.numbers("i", [0, 1, 0, 1, 0])  # no free slot: a lookup must stop all the same
+    wild = pack.numbers("i", [7, -5, 2**30, 7, 9])  # positions no key has
+    short = pack.numbers("i", [0, 1, -1])  # not twice as many slots as keys
+    sections = pack.sections()
+    assert sections.keys([strings, ends, full]).index("zzz") == -1
+    assert sections.keys([strings, ends, wild]).index("a") == -1
+    with pytest.raises(ValueError):
+        sections.keys([strings, ends, short])
+    with pytest.raises(ValueError):
+        sections.keys([ends, ends, full])  # numbers where the strings go
