@@ -46,7 +46,6 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +81,7 @@ _CODE_FILES = (
     "triage.py",
     "kb/model.py",
     "kb/load.py",
+    "kb/safe_yaml.py",
 )
 
 # What decoding a file of the wrong shape can raise; each means "rebuild". (json and UTF-8
@@ -238,6 +238,9 @@ def _write(path: Path, key: str, kb: KnowledgeBase, problems: list[Problem], mat
         _log("warning", "platbot: cannot cache the index (%s); building it in memory", exc)
         return
     body = manifest + b"\n" + pack.blob()
+    # Imported when there is an index to write: importing tempfile cost every `platbot ask` ~3 ms.
+    import tempfile
+
     tmp_name = None
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
