@@ -220,11 +220,11 @@ class AliasScanner:
     def __init__(self, latin: Iterable[str], other: Iterable[str]) -> None:
         # Each alias once, with its separators as single spaces: what the cache keeps.
         self.latin, self.other = _spaced(latin), _spaced(other)
-        self._latin = _trie(self.latin)
-        self._other = _trie(self.other)
+        self._latin = _Trie(self.latin)
+        self._other = _Trie(self.other)
         # Where a walk can start: a word's first character, or any character that opens a
         # non-Latin alias (one regex of a few hundred characters, quick to compile).
-        self._other_openings = frozenset(self._other)
+        self._other_openings = self._other.openings
         opening = sorted(self._other_openings - _WORD_START_CHARS)
         self._starts = re.compile(
             r"(?<![a-z0-9])[a-z0-9./]" + (f"|[{''.join(map(re.escape, opening))}]" if opening else "")
@@ -282,7 +282,7 @@ class AliasScanner:
         return longest
 
 
-_Trie = dict[str, "_Trie"]
+_Node = dict[str, "_Node"]
 _END = ""  # the key that marks where an alias ends: no character is ""
 
 
@@ -290,16 +290,36 @@ def _spaced(aliases: Iterable[str]) -> list[str]:
     return sorted({spaced for a in aliases if (spaced := _SEPARATORS.sub(" ", a).strip())})
 
 
-def _trie(aliases: list[str]) -> _Trie:
-    """The aliases as a character trie, each also without its separators."""
-    root: _Trie = {}
-    for alias in aliases:
-        for variant in {alias, alias.replace(" ", "")}:
-            node = root
-            for char in variant:
-                node = node.setdefault(char, {})
-            node[_END] = {}
-    return root
+class _Trie(dict[str, _Node]):
+    """The aliases as a character trie, each also without its separators.
+
+    Each branch of the first level is built the first time a walk takes it (`get`): a
+    question starts walks at a few characters, and building the whole trie was most of the
+    cost of reading the normalizer back from the on-disk index."""
+
+    def __init__(self, aliases: list[str]) -> None:
+        super().__init__()
+        self._variants: dict[str, list[str]] = {}  # first character -> the variants it opens
+        for alias in aliases:
+            for variant in {alias, alias.replace(" ", "")}:
+                self._variants.setdefault(variant[0], []).append(variant)
+        self.openings = frozenset(self._variants)
+
+    def get(self, char: str, default: Any = None) -> Any:  # type: ignore[override]
+        branch = super().get(char)
+        if branch is None:
+            variants = self._variants.get(char)
+            if variants is None:
+                return default
+            branch = {}
+            for variant in variants:
+                node = branch
+                for rest in variant[1:]:
+                    node = node.setdefault(rest, {})
+                node[_END] = {}
+            # Another thread may have built it meanwhile: the same branch, either is kept.
+            branch = self.setdefault(char, branch)
+        return branch
 
 
 def tokenize(folded: str) -> list[str]:
