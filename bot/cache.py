@@ -8,19 +8,22 @@ loader then reports it, as without a cache).
 The file is data, never code: a line of JSON, then the body. The first line names the
 format, its version, the fingerprint and the SHA-256 of the body. The body is a second line
 of JSON, which holds the knowledge base, its load problems and the matcher's built state
-(`Matcher.to_data`), then the blob of raw sections (bot/packing.py) that line refers to by
-number: little-endian arrays of numbers, and runs of UTF-8 strings separated by NUL, for the
-long runs (the classifiers' features and weights, the topics' text, the normalised examples).
-The second line starts with the table of those sections, each as its type code, where it
-starts in the blob, its size in bytes and how many items it holds:
+(`Matcher.to_data`), then a blob of raw sections (bot/packing.py) that the JSON refers to by
+number, for the long runs: little-endian arrays of numbers (the classifiers' weights, where
+each feature's postings end...) and runs of UTF-8 strings separated by NUL (the topics' text,
+the normalised examples, the features, each run of features with the hash table of their
+CRC-32s that finds one without a dict of them all). The JSON line starts with the table of
+those sections, each as its type code, where it starts in the blob, its size in bytes and
+how many items it holds:
 
     {"format":"platbot-index","version":7,"key":"<fingerprint>","sha256":"<of the body>"}
-    {"sections":[["s",0,961234,66468],["i",961234,265872,66468],...],"kb":{...},"problems":[...],"matcher":{...}}
+    {"sections":[["s",0,1590922,12453],["i",1590922,1056,264],...],"kb":{...},"problems":[...],"matcher":{...}}
     <blob: the sections end to end>
 
-Reading it costs one read, one checksum and a small JSON document: numbers are read where
-they lie (a memoryview over the file's bytes) when a question needs them, and a run of strings
-with one decode and one split.
+Reading it costs one read, one checksum and a JSON line of a few hundred KB: numbers are read
+where they lie (a memoryview over the file's bytes) when a question needs them, a run of
+strings with one decode and one split, a feature through the hash table. A knowledge base
+with a NUL in its text (which separates strings) is not cached (one warning).
 
 A file is used only when its first line is exactly the one this version would write for its
 body and for the knowledge base as it is now, and the body has the shape an index needs (its
@@ -31,10 +34,11 @@ who can write the user's cache directory: a file made to pass it can make platbo
 wrongly, never run code.
 
 It lives in the user's own cache directory (`$PLATBOT_CACHE_DIR`, else
-`$XDG_CACHE_HOME/platbot`, else `~/.cache/platbot`), written to a temporary file in the same
-directory and renamed over the old one, with mode 0600. When the directory cannot be written,
-the index is built in memory (one warning): the cache can make platbot faster, never wrong or
-broken.
+`$XDG_CACHE_HOME/platbot`, else `~/.cache/platbot`) as `index-<id of the layers>.bin`, written
+to a temporary file in the same directory and renamed over the old one, with mode 0600; what
+earlier versions left beside it (`.jsonl`, `.pickle`) is removed. When the directory cannot
+be written, the index is built in memory (one warning): the cache can make platbot faster,
+never wrong or broken.
 """
 
 from __future__ import annotations
