@@ -222,6 +222,7 @@ class AliasScanner:
         self.latin, self.other = _spaced(latin), _spaced(other)
         self._latin = _Trie(self.latin)
         self._other = _Trie(self.other)
+        self._unbuilt = set(self._latin.openings | self._other.openings)  # see _Trie
         # Where a walk can start: a word's first character, or any character that opens a
         # non-Latin alias (one regex of a few hundred characters, quick to compile).
         self._other_openings = self._other.openings
@@ -247,6 +248,10 @@ class AliasScanner:
             if i < done:
                 continue
             char = text[i]
+            if char in self._unbuilt:  # the first walk from this character: grow its branches
+                self._latin.grow(char)
+                self._other.grow(char)
+                self._unbuilt.discard(char)
             if char in _WORD_START_CHARS:  # a word starts here
                 end = self._walk(text, i, self._latin, bounded=True)
                 if end < 0 and char in self._other_openings:
@@ -293,9 +298,10 @@ def _spaced(aliases: Iterable[str]) -> list[str]:
 class _Trie(dict[str, _Node]):
     """The aliases as a character trie, each also without its separators.
 
-    Each branch of the first level is built the first time a walk takes it (`get`): a
-    question starts walks at a few characters, and building the whole trie was most of the
-    cost of reading the normalizer back from the on-disk index."""
+    Each branch of the first level is grown when a walk first starts at its character
+    (`AliasScanner.sub` calls `grow`): a question starts walks at a few characters, and
+    building the whole trie was most of the cost of reading the normalizer back from the
+    on-disk index. Walks read plain dicts, as before."""
 
     def __init__(self, aliases: list[str]) -> None:
         super().__init__()
@@ -305,21 +311,18 @@ class _Trie(dict[str, _Node]):
                 self._variants.setdefault(variant[0], []).append(variant)
         self.openings = frozenset(self._variants)
 
-    def get(self, char: str, default: Any = None) -> Any:  # type: ignore[override]
-        branch = super().get(char)
-        if branch is None:
-            variants = self._variants.get(char)
-            if variants is None:
-                return default
-            branch = {}
-            for variant in variants:
-                node = branch
-                for rest in variant[1:]:
-                    node = node.setdefault(rest, {})
-                node[_END] = {}
-            # Another thread may have built it meanwhile: the same branch, either is kept.
-            branch = self.setdefault(char, branch)
-        return branch
+    def grow(self, char: str) -> None:
+        """Add the branch of the aliases that open with `char`, if any and not yet there."""
+        if char in self or char not in self._variants:
+            return
+        branch: _Node = {}
+        for variant in self._variants[char]:
+            node = branch
+            for rest in variant[1:]:
+                node = node.setdefault(rest, {})
+            node[_END] = {}
+        # Another thread may have grown it meanwhile: the same branch, either is kept.
+        self.setdefault(char, branch)
 
 
 def tokenize(folded: str) -> list[str]:
