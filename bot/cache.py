@@ -22,8 +22,10 @@ how many items it holds:
 
 Reading it costs one read, one checksum and a JSON line of a few hundred KB: numbers are read
 where they lie (a memoryview over the file's bytes) when a question needs them, a run of
-strings with one decode and one split, a feature through the hash table. A knowledge base
-with a NUL in its text (which separates strings) is not cached (one warning).
+strings with one decode and one split, a feature through the hash table. What a question
+seldom needs is decoded when first read: each topic's example questions and normalised
+examples are a section of their own. A knowledge base with a NUL in its text (which
+separates strings) is not cached (one warning).
 
 A file is used only when its first line is exactly the one this version would write for its
 body and for the knowledge base as it is now, and the body has the shape an index needs (its
@@ -47,9 +49,11 @@ import contextlib
 import errno
 import gc
 import hashlib
+import itertools
 import json
 import os
 import stat
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +72,7 @@ from bot.kb.load import (
 )
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
 from bot.matcher import Matcher
-from bot.packing import Packer, Sections
+from bot.packing import STRINGS, Packer, Sections
 
 FORMAT = "platbot-index"
 VERSION = 7  # of the layout below and of the to_data/from_data functions; bump on any change
@@ -297,14 +301,15 @@ def _layers_id(layers: Layers) -> str:
 
 def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
     v = kb.vocabulary
-    # The topics' text is one section of strings, topic after topic (see `_topics_from_data`);
-    # each topic's layer and the lengths of its lists are JSON.
+    # The topics' text is one section of strings, topic after topic (see `_topics_from_data`),
+    # but for their example questions, a section for each topic's (`_Questions`); each
+    # topic's layer and the lengths of its lists are JSON.
     texts: list[str] = []
     shapes: list[list[int]] = []
+    questions: list[int] = []
     for t in kb.topics:
         texts += [t.id, t.area, t.source, *(t.title[lang] for lang in LANGS), *(t.answer[lang] for lang in LANGS)]
-        for lang in LANGS:
-            texts += t.questions[lang]
+        questions.append(pack.strings([q for lang in LANGS for q in t.questions[lang]]))
         texts += [*t.services, *t.related]
         for link in t.links:
             texts += [link.title, link.url]
@@ -312,7 +317,7 @@ def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
         shapes.append([t.layer, *counts])
     return {
         "roots": kb.roots,
-        "topics": [pack.strings(texts), shapes],
+        "topics": [pack.strings(texts), shapes, questions],
         "vocabulary": [
             v.entities,
             v.synonyms,
@@ -347,8 +352,8 @@ def _kb_from_data(data: dict[str, Any], sections: Sections) -> KnowledgeBase:
     if not isinstance(tuning, dict):
         raise TypeError("tuning must be a mapping")
     roots = _strs(data["roots"])
-    texts, shapes = data["topics"]
-    topics = _topics_from_data(sections.strings(texts), shapes)
+    texts, shapes, questions = data["topics"]
+    topics = _topics_from_data(sections.strings(texts), shapes, _list(questions), sections)
     if any(topic.layer >= len(roots) for topic in topics):
         raise ValueError("a topic names a layer the index does not have")
     return KnowledgeBase(
@@ -361,10 +366,10 @@ def _kb_from_data(data: dict[str, Any], sections: Sections) -> KnowledgeBase:
     )
 
 
-def _topics_from_data(texts: list[str], shapes: Any) -> tuple[Topic, ...]:
+def _topics_from_data(texts: list[str], shapes: Any, questions: list[Any], sections: Sections) -> tuple[Topic, ...]:
     """The topics `_kb_to_data` laid out: for each, its id, area and source, its title and its
-    answer in each language, its questions in each language, its services, its related ids
-    and its links (title, then URL), as many of each as its shape says."""
+    answer in each language, its services, its related ids and its links (title, then URL),
+    as many of each as its shape says; and its questions, from a section of their own."""
     topics = []
     at = 0
 
@@ -375,20 +380,23 @@ def _topics_from_data(texts: list[str], shapes: Any) -> tuple[Topic, ...]:
             raise ValueError("the topics' text ends early")
         return tuple(texts[at - count : at])
 
-    for shape in _list(shapes):
+    if len(questions) != len(_list(shapes)):
+        raise ValueError("a section of questions for each topic")
+    for shape, questions_ref in zip(shapes, questions, strict=True):
         if not (set(map(type, _list(shape))) <= {int} and len(shape) == len(LANGS) + 4 and min(shape) >= 0):
             raise ValueError("a topic's shape is its layer and counts")
         layer, *n_questions, n_services, n_related, n_links = shape  # n_questions: one per language
+        if sections.count(questions_ref, STRINGS) != sum(n_questions):
+            raise ValueError("a topic's questions are not as many as its shape says")
         topic_id, area, source = take(3)
         title, answer = take(len(LANGS)), take(len(LANGS))
-        questions = {lang: take(n) for lang, n in zip(LANGS, n_questions, strict=True)}
         services, related, link_texts = take(n_services), take(n_related), take(2 * n_links)
         topics.append(
             Topic(
                 id=topic_id,
                 area=area,
                 title=dict(zip(LANGS, title, strict=True)),
-                questions=questions,
+                questions=_Questions(sections, questions_ref, n_questions),
                 answer=dict(zip(LANGS, answer, strict=True)),
                 services=services,
                 links=tuple(Link(*link_texts[k : k + 2]) for k in range(0, len(link_texts), 2)),
@@ -400,6 +408,43 @@ def _topics_from_data(texts: list[str], shapes: Any) -> tuple[Topic, ...]:
     if at != len(texts):
         raise ValueError("text after the topics")
     return tuple(topics)
+
+
+class _Questions(Mapping[Lang, tuple[str, ...]]):
+    """A topic's example questions by language, decoded from the index the first time they are
+    read: answering a question reads none, and decoding every topic's was most of reading the
+    knowledge base back. Equal to the dict the loader makes, and copied or pickled as one."""
+
+    def __init__(self, sections: Sections, ref: int, counts: list[int]) -> None:
+        self._sections = sections
+        self._ref = ref
+        self._counts = counts
+        self._decoded: dict[Lang, tuple[str, ...]] | None = None
+
+    def _questions(self) -> dict[Lang, tuple[str, ...]]:
+        if self._decoded is None:
+            values = iter(self._sections.strings(self._ref))
+            decoded = {lang: tuple(itertools.islice(values, n)) for lang, n in zip(LANGS, self._counts, strict=True)}
+            self._decoded = decoded
+        return self._decoded
+
+    def __getitem__(self, lang: Lang) -> tuple[str, ...]:
+        return self._questions()[lang]
+
+    def __iter__(self) -> Iterator[Lang]:
+        return iter(LANGS)
+
+    def __len__(self) -> int:
+        return len(LANGS)
+
+    def __repr__(self) -> str:
+        return repr(self._questions())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Lang, tuple[str, ...]]:
+        return dict(self._questions())  # what dataclasses.asdict copies: tuples of strings
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, (self._questions(),)
 
 
 def _problem_from_data(data: Any) -> Problem:

@@ -138,6 +138,13 @@ class Sections:
             return swapped
         return view.cast(code)
 
+    def count(self, ref: object, code: str) -> int:
+        """How many items section `ref`, of type `code`, holds (strings are not decoded)."""
+        kind, _, _, count = self._entry(ref)
+        if kind != code:
+            raise ValueError(f"section {ref} holds {kind!r}, not {code!r}")
+        return count
+
     def strings(self, ref: object) -> list[str]:
         """The strings of section `ref`."""
         code, start, size, count = self._entry(ref)

@@ -168,6 +168,21 @@ def test_the_real_knowledge_base_answers_the_same_from_the_cache(real_matcher: M
     assert [cached.evidence(q) for q in questions[:100]] == [real_matcher.evidence(q) for q in questions[:100]]
 
 
+def test_questions_read_back_are_decoded_when_read_and_behave_as_the_loaders_dict(knowledge: Path) -> None:
+    kb, _, _ = load_matcher(knowledge)
+    cached, _, _ = load_matcher(knowledge)
+    topic, loaded = cached.get("ecs-cron"), kb.get("ecs-cron")
+    assert topic is not None and loaded is not None
+    questions = topic.questions
+    assert not isinstance(questions, dict)  # decoded only when read...
+    assert list(questions) == ["en", "ja"] and len(questions) == 2
+    assert questions == loaded.questions == dict(questions)  # ...then the same as loaded
+    assert questions["ja"] == ("ECSで定期実行",) * 5
+    assert asdict(topic) == asdict(loaded)
+    assert pickle.loads(pickle.dumps(topic)).questions == loaded.questions
+    assert repr(questions) == repr(dict(loaded.questions))
+
+
 def test_load_problems_are_kept_in_the_cache(knowledge: Path, write_topic, builds: list[Path]) -> None:
     write_topic("scheduling", "broken", text="id: [oops\n")
     _, first, _ = load_matcher(knowledge)
