@@ -39,7 +39,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from rapidfuzz import fuzz, process
 
@@ -56,7 +56,7 @@ from bot.normalize import (
     detect_lang,
     plain_terms,
 )
-from bot.packing import Packer, Sections
+from bot.packing import STRINGS, Packer, Sections
 from bot.spelling import Speller
 from bot.triage import Triager
 
@@ -274,7 +274,7 @@ class Matcher:
 
     def _index(
         self,
-        docs: list[dict[Lang, list[str]]],
+        docs: Sequence[Mapping[Lang, list[str]]],
         entity_share: list[dict[str, float]],
         postings: Mapping[str, Mapping[int, float]],
         declined_docs: dict[Lang, list[str]],
@@ -330,11 +330,15 @@ class Matcher:
         as sections of `pack`: what indexing the examples, fitting the classifier and finding
         known typos produced. Everything else `from_data` derives again, the same way
         `__init__` does."""
-        # Each topic's examples in each language end to end, and where each list ends.
-        docs = [self._docs[i][lang] for i in range(len(self._docs)) for lang in LANGS]
+        # Each topic's examples, a section of strings for each topic (both languages), and how
+        # many there are in each language.
+        docs = [[self._docs[i][lang] for lang in LANGS] for i in range(len(self._docs))]
         return {
             "normalizer": self.normalize.to_data(),
-            "docs": [pack.strings([d for texts in docs for d in texts]), pack.numbers("i", _ends(docs))],
+            "docs": [
+                [pack.strings([d for texts in by_lang for d in texts]) for by_lang in docs],
+                [[len(texts) for texts in by_lang] for by_lang in docs],
+            ],
             "entity_share": self._entity_share,
             "postings": pack_postings(self._postings, pack),
             "declined_docs": [self._declined_docs[lang] for lang in LANGS],
@@ -352,13 +356,14 @@ class Matcher:
         matcher._set_up(kb, None, Normalizer.from_data(kb.vocabulary, data["normalizer"]))
         n = len(matcher._topics)
         entity_share, declined_docs = data["entity_share"], data["declined_docs"]
-        doc_texts, doc_ends = data["docs"]
-        doc_texts, doc_ends = sections.strings(doc_texts), sections.numbers(doc_ends, "i")
+        doc_refs, doc_counts = data["docs"]
         postings = unpack_postings(data["postings"], sections)
         topic_indexes = postings.classes()
         if not (
-            len(doc_ends) == n * len(LANGS)
-            and (doc_ends[-1] if n else 0) == len(doc_texts)
+            _is_list_of(doc_refs, int, n)
+            and _is_list_of(doc_counts, list, n)
+            and all(_is_list_of(counts, int, len(LANGS)) and min(counts) >= 0 for counts in doc_counts)
+            and all(sections.count(r, STRINGS) == sum(c) for r, c in zip(doc_refs, doc_counts, strict=True))
             and _is_list_of(entity_share, dict, n)
             and all(_is_list_of(list(share.values()), float) for share in entity_share)
             and 0 <= min(topic_indexes, default=0) <= max(topic_indexes, default=0) < n
@@ -366,9 +371,7 @@ class Matcher:
             and all(_is_list_of(d, str) for d in declined_docs)
         ):
             raise ValueError("not the data of a Matcher for this knowledge base")
-        starts = itertools.chain((0,), doc_ends)
-        runs = [doc_texts[start:end] for start, end in zip(starts, doc_ends, strict=False)]
-        docs = [dict(zip(LANGS, runs[i : i + len(LANGS)], strict=True)) for i in range(0, len(runs), len(LANGS))]
+        docs = _PackedDocs(sections, doc_refs, doc_counts)
         bayes = NaiveBayes.from_data(data["bayes"], sections) if data["bayes"] is not None else None
         learned = Perceptron.from_data(data["learned"], sections) if data["learned"] is not None else None
         matcher._index(
@@ -722,9 +725,35 @@ class _LexicalWeights(Mapping[str, Mapping[int, float]]):
         return len(self._postings)
 
 
-def _ends(runs: Sequence[Sequence[Any]]) -> list[int]:
-    """Where each of `runs` ends when they are laid end to end."""
-    return list(itertools.accumulate(map(len, runs)))
+class _PackedDocs(Sequence[Mapping[Lang, list[str]]]):
+    """Each topic's normalised examples by language, as the on-disk index keeps them, decoded
+    for a topic the first time it is a candidate: a question has a few, of a hundred topics
+    or more, and decoding them all was a good part of a cached start."""
+
+    def __init__(self, sections: Sections, refs: list[int], counts: list[list[int]]) -> None:
+        self._sections = sections
+        self._refs = refs
+        self._counts = counts
+        self._decoded: dict[int, dict[Lang, list[str]]] = {}
+
+    @overload
+    def __getitem__(self, i: int) -> Mapping[Lang, list[str]]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Mapping[Lang, list[str]]]: ...
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
+        docs = self._decoded.get(i)
+        if docs is None:
+            texts = iter(self._sections.strings(self._refs[i]))
+            docs = {lang: list(itertools.islice(texts, n)) for lang, n in zip(LANGS, self._counts[i], strict=True)}
+            self._decoded[i] = docs
+        return docs
+
+    def __len__(self) -> int:
+        return len(self._refs)
 
 
 def _is_list_of(value: object, kind: type, length: int | None = None) -> bool:
