@@ -160,9 +160,9 @@ class Sections:
     def keys(self, refs: object) -> Keys:
         """The keys `Packer.keys` wrote, each read only when a lookup lands on it."""
         strings, ends, slots = refs  # type: ignore[misc]
-        _, start, size, count = self._entry(strings)
+        code, start, size, count = self._entry(strings)
         ends, slots = self.numbers(ends, "i"), self.numbers(slots, "i")
-        if self._table[strings][0] != STRINGS or len(ends) != count or (count and ends[-1] != size):
+        if code != STRINGS or len(ends) != count or (count and ends[-1] != size):
             raise ValueError("not the data of keys")
         if len(slots) <= 2 * count:
             raise ValueError("not the hash table of keys")
