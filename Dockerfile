@@ -43,7 +43,7 @@ RUN /opt/platbot/bin/pip wheel --no-deps --wheel-dir /tmp/wheels . \
 
 # Any command that loads the knowledge writes the index: built once here, not at each start.
 RUN /opt/platbot/bin/platbot list > /dev/null \
-    && ls /var/cache/platbot/index-*.jsonl > /dev/null
+    && ls /var/cache/platbot/index-*.bin > /dev/null
 
 # --- the image: the venv, the index and a user; no compilers, no sources, no pip in the venv --
 FROM ${BASE_IMAGE}

@@ -4,7 +4,7 @@ time of `platbot ask` including Python start-up, and peak memory.
     python benchmarks/match_latency.py [--queries 400] [--runs 10]
 
 Targets on a 2-core machine: p99 under 1 ms on the real knowledge base and under 20 ms at
-10,000 topics; `platbot ask` under 300 ms wall.
+10,000 topics; `platbot ask` under 200 ms wall with the index cached.
 """
 
 from __future__ import annotations

@@ -5,25 +5,42 @@ result, keyed by a fingerprint of the content of every knowledge file and of pla
 matching code, so any edit rebuilds it, and so does a file that can no longer be read (the
 loader then reports it, as without a cache).
 
-The file is data, never code: two lines of JSON. The first names the format, its version,
-the fingerprint and the SHA-256 of the second, which holds the knowledge base, its load
-problems and the matcher's built state (`Matcher.to_data`):
+The file is data, never code: a line of JSON, then the body. The first line names the
+format, its version, the fingerprint and the SHA-256 of the body. The body is a second line
+of JSON, which holds the knowledge base, its load problems and the matcher's built state
+(`Matcher.to_data`), then a blob of raw sections (bot/packing.py) that the JSON refers to by
+number, for the long runs: little-endian arrays of numbers (the classifiers' weights, where
+each feature's postings end...) and runs of UTF-8 strings separated by NUL (the topics' text,
+the normalised examples, the features, each run of features with the hash table of their
+CRC-32s that finds one without a dict of them all). The JSON line starts with the table of
+those sections, each as its type code, where it starts in the blob, its size in bytes and
+how many items it holds:
 
-    {"format":"platbot-index","version":1,"key":"<fingerprint>","sha256":"<of line 2>"}
-    {"kb":{...},"problems":[...],"matcher":{...}}
+    {"format":"platbot-index","version":7,"key":"<fingerprint>","sha256":"<of the body>"}
+    {"sections":[["s",0,1590922,12453],["i",1590922,1056,264],...],"kb":{...},"problems":[...],"matcher":{...}}
+    <blob: the sections end to end>
+
+Reading it costs one read, one checksum and a JSON line of a few hundred KB: numbers are read
+where they lie (a memoryview over the file's bytes) when a question needs them, a run of
+strings with one decode and one split, a feature through the hash table. What a question
+seldom needs is decoded when first read: each topic's example questions and normalised
+examples are a section of their own. A knowledge base with a NUL in its text (which
+separates strings) is not cached (one warning).
 
 A file is used only when its first line is exactly the one this version would write for its
-second line and for the knowledge base as it is now, and the second has the shape an index
-needs; anything else (truncated, flipped bits, another format or version, a stale or
-foreign index) is rebuilt and replaced. The checksum guards against accidents, not against
-someone who can write the user's cache directory: a file made to pass it can make platbot
-answer wrongly, never run code.
+body and for the knowledge base as it is now, and the body has the shape an index needs (its
+sections inside the blob, each of whole items of its type, the runs of the lengths the data
+says); anything else (truncated, flipped bits, another format or version, a stale or foreign
+index) is rebuilt and replaced. The checksum guards against accidents, not against someone
+who can write the user's cache directory: a file made to pass it can make platbot answer
+wrongly, never run code.
 
 It lives in the user's own cache directory (`$PLATBOT_CACHE_DIR`, else
-`$XDG_CACHE_HOME/platbot`, else `~/.cache/platbot`), written to a temporary file in the same
-directory and renamed over the old one, with mode 0600. When the directory cannot be written,
-the index is built in memory (one warning): the cache can make platbot faster, never wrong or
-broken.
+`$XDG_CACHE_HOME/platbot`, else `~/.cache/platbot`) as `index-<id of the layers>.bin`, written
+to a temporary file in the same directory and renamed over the old one, with mode 0600; what
+earlier versions left beside it (`.jsonl`, `.pickle`) is removed. When the directory cannot
+be written, the index is built in memory (one warning): the cache can make platbot faster,
+never wrong or broken.
 """
 
 from __future__ import annotations
@@ -32,10 +49,11 @@ import contextlib
 import errno
 import gc
 import hashlib
+import itertools
 import json
 import os
 import stat
-import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +72,15 @@ from bot.kb.load import (
 )
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
 from bot.matcher import Matcher
+from bot.packing import STRINGS, Packer, Sections
 
 FORMAT = "platbot-index"
-VERSION = 6  # of the layout below and of the to_data/from_data functions; bump on any change
+VERSION = 7  # of the layout below and of the to_data/from_data functions; bump on any change
 
 _CODE = Path(__file__).resolve().parent
 _CODE_FILES = (
     "cache.py",
+    "packing.py",
     "matcher.py",
     "normalize.py",
     "spelling.py",
@@ -69,10 +89,11 @@ _CODE_FILES = (
     "triage.py",
     "kb/model.py",
     "kb/load.py",
+    "kb/safe_yaml.py",
 )
 
-# What decoding a file of the wrong shape can raise; each means "rebuild". (json raises
-# ValueError; a deeply nested forgery, RecursionError.)
+# What decoding a file of the wrong shape can raise; each means "rebuild". (json and UTF-8
+# decoding raise ValueError; a deeply nested forgery, RecursionError.)
 _UNUSABLE = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
 
 _JSON = json.JSONDecoder()
@@ -105,6 +126,7 @@ def fingerprint(knowledge: Path | Layers) -> str:
         files += topics
         # Area folders the loader leaves out (a link outside the root, a loop) warn too.
         digest.update(f"{root}\n".encode() + "".join(f"{problem}\n" for problem in skipped).encode())
+    real_dirs: dict[Path, str] = {}
     for path in files:
         try:
             # Read as the loader reads (regular files only, a FIFO never opened, size capped).
@@ -112,8 +134,19 @@ def fingerprint(knowledge: Path | Layers) -> str:
         except OSError as exc:  # missing (an optional file), unreadable, refused...
             content = f"unreadable: {type(exc).__name__}: {exc}"
         # Where a symlink leads decides whether the loader reads the file: part of the key.
-        digest.update(f"{path}\0{os.path.realpath(path)}\0{content}\n".encode())
+        digest.update(f"{path}\0{_realpath(path, real_dirs)}\0{content}\n".encode())
     return digest.hexdigest()
+
+
+def _realpath(path: Path, real_dirs: dict[Path, str]) -> str:
+    """os.path.realpath(path), each folder resolved once in `real_dirs`: resolving every
+    folder of the path again for each of a hundred topic files was a third of `fingerprint`."""
+    if os.path.islink(path):
+        return os.path.realpath(path)
+    real_dir = real_dirs.get(path.parent)
+    if real_dir is None:
+        real_dir = real_dirs[path.parent] = os.path.realpath(path.parent)
+    return os.path.join(real_dir, path.name)
 
 
 def index_path(knowledge: Path | Layers) -> Path | None:
@@ -121,7 +154,7 @@ def index_path(knowledge: Path | Layers) -> Path | None:
     file per stack of knowledge directories: an edit replaces the stale index."""
     layers = knowledge if isinstance(knowledge, Layers) else Layers.single(knowledge)
     directory = cache_dir()
-    return directory / f"index-{_layers_id(layers)}.jsonl" if directory else None
+    return directory / f"index-{_layers_id(layers)}.bin" if directory else None
 
 
 def load_matcher(knowledge: Path | str | Layers | None = None) -> Loaded:
@@ -171,22 +204,25 @@ def read_index(path: Path, key: str) -> Loaded | None:
     if not fresh:
         _log("info", "index cache %s out of date or damaged: rebuilding it", path)
         return None
-    # Decoding makes a few hundred thousand small objects and no cycles: the cyclic garbage
+    # Decoding makes tens of thousands of small objects and no cycles: the cyclic garbage
     # collector, run every few thousand allocations, would only slow it down.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        # The JSON is ASCII (`_write`), parsed in place after the first line: the file is in
-        # memory once as text, not again as a slice.
-        text = raw.decode("ascii")
-        del raw
-        data, end = _JSON.raw_decode(text, header_end + 1)
+        # The JSON line is ASCII (`_write`); the sections stay where they are in `raw`, which
+        # the matcher keeps, and are read from there.
+        manifest_end = raw.find(b"\n", header_end + 1)
+        if manifest_end < 0:
+            raise ValueError("no sections after the index")
+        text = raw[header_end + 1 : manifest_end].decode("ascii")
+        data, end = _JSON.raw_decode(text)
         if end != len(text):
             raise ValueError("data after the index")
         del text
-        kb = _kb_from_data(data["kb"])
+        sections = Sections(data["sections"], memoryview(raw)[manifest_end + 1 :])
+        kb = _kb_from_data(data["kb"], sections)
         problems = [_problem_from_data(p) for p in _list(data["problems"])]
-        matcher = Matcher.from_data(kb, data["matcher"])
+        matcher = Matcher.from_data(kb, data["matcher"], sections)
     except _UNUSABLE as exc:
         _log("info", "index cache %s unusable (%s): rebuilding it", path, type(exc).__name__)
         return None
@@ -208,17 +244,23 @@ def _read_regular_file(path: Path) -> bytes:
 
 def _write(path: Path, key: str, kb: KnowledgeBase, problems: list[Problem], matcher: Matcher) -> None:
     """Store the index at `path`, atomically: readers see the old file or the new one, whole."""
-    data = {
-        "kb": _kb_to_data(kb),
-        "problems": [[p.path, p.line, p.code, p.message] for p in problems],
-        "matcher": matcher.to_data(),
-    }
+    pack = Packer()
     try:
+        data = {
+            "kb": _kb_to_data(kb, pack),
+            "problems": [[p.path, p.line, p.code, p.message] for p in problems],
+            "matcher": matcher.to_data(pack),
+        }
         # `default=str`: the people-only `fitted` section of tuning.yaml may hold YAML dates.
-        body = json.dumps(data, separators=(",", ":"), default=str).encode()
-    except (TypeError, ValueError) as exc:  # a key JSON cannot hold (a date as a key in tuning.yaml)
+        manifest = json.dumps({"sections": pack.table, **data}, separators=(",", ":"), default=str).encode()
+    except (TypeError, ValueError, OverflowError) as exc:
+        # A key JSON cannot hold (a date as a key in tuning.yaml), a string holding NUL.
         _log("warning", "platbot: cannot cache the index (%s); building it in memory", exc)
         return
+    body = manifest + b"\n" + pack.blob()
+    # Imported when there is an index to write: importing tempfile cost every `platbot ask` ~3 ms.
+    import tempfile
+
     tmp_name = None
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -236,9 +278,11 @@ def _write(path: Path, key: str, kb: KnowledgeBase, problems: list[Problem], mat
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
-    # The pickle earlier versions kept (and ran when loading): never read again.
-    with contextlib.suppress(OSError):
-        path.with_suffix(".pickle").unlink(missing_ok=True)
+    # What earlier versions kept: a pickle (run when loading: never read again) and JSON
+    # lines (15 MB this replaces).
+    for legacy in (".pickle", ".jsonl"):
+        with contextlib.suppress(OSError):
+            path.with_suffix(legacy).unlink(missing_ok=True)
 
 
 def _log(level: str, message: str, *args: object) -> None:
@@ -255,25 +299,25 @@ def _layers_id(layers: Layers) -> str:
 # --- the knowledge base as data ------------------------------------------------------------------
 
 
-def _kb_to_data(kb: KnowledgeBase) -> dict[str, Any]:
+def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
     v = kb.vocabulary
+    # The topics' text is one section of strings, topic after topic (see `_topics_from_data`),
+    # but for their example questions, a section for each topic's (`_Questions`); each
+    # topic's layer and the lengths of its lists are JSON.
+    texts: list[str] = []
+    shapes: list[list[int]] = []
+    questions: list[int] = []
+    for t in kb.topics:
+        texts += [t.id, t.area, t.source, *(t.title[lang] for lang in LANGS), *(t.answer[lang] for lang in LANGS)]
+        questions.append(pack.strings([q for lang in LANGS for q in t.questions[lang]]))
+        texts += [*t.services, *t.related]
+        for link in t.links:
+            texts += [link.title, link.url]
+        counts = [*(len(t.questions[lang]) for lang in LANGS), len(t.services), len(t.related), len(t.links)]
+        shapes.append([t.layer, *counts])
     return {
         "roots": kb.roots,
-        "topics": [
-            [
-                t.id,
-                t.area,
-                t.title,
-                t.questions,
-                t.answer,
-                t.services,
-                [[link.title, link.url] for link in t.links],
-                t.related,
-                t.source,
-                t.layer,
-            ]
-            for t in kb.topics
-        ],
+        "topics": [pack.strings(texts), shapes, questions],
         "vocabulary": [
             v.entities,
             v.synonyms,
@@ -290,7 +334,7 @@ def _kb_to_data(kb: KnowledgeBase) -> dict[str, Any]:
     }
 
 
-def _kb_from_data(data: dict[str, Any]) -> KnowledgeBase:
+def _kb_from_data(data: dict[str, Any], sections: Sections) -> KnowledgeBase:
     """The KnowledgeBase `_kb_to_data` described, with the types the loader gives; data of
     another shape raises ValueError, TypeError or KeyError."""
     entities, synonyms, stopwords, implies, off_topic, other_platforms, other_services, smalltalk = data["vocabulary"]
@@ -308,7 +352,8 @@ def _kb_from_data(data: dict[str, Any]) -> KnowledgeBase:
     if not isinstance(tuning, dict):
         raise TypeError("tuning must be a mapping")
     roots = _strs(data["roots"])
-    topics = tuple(_topic_from_data(t) for t in _list(data["topics"]))
+    texts, shapes, questions = data["topics"]
+    topics = _topics_from_data(sections.strings(texts), shapes, _list(questions), sections)
     if any(topic.layer >= len(roots) for topic in topics):
         raise ValueError("a topic names a layer the index does not have")
     return KnowledgeBase(
@@ -321,22 +366,85 @@ def _kb_from_data(data: dict[str, Any]) -> KnowledgeBase:
     )
 
 
-def _topic_from_data(data: Any) -> Topic:
-    topic_id, area, title, questions, answer, services, links, related, source, layer = data
-    if not isinstance(layer, int) or isinstance(layer, bool) or layer < 0:
-        raise TypeError("a topic's layer must be a number")
-    return Topic(
-        id=_str(topic_id),
-        area=_str(area),
-        title=_by_lang(title),
-        questions=_by_lang(questions, _strs),
-        answer=_by_lang(answer),
-        services=_strs(services),
-        links=tuple(Link(_str(text), _str(url)) for text, url in _list(links)),
-        related=_strs(related),
-        source=_str(source),
-        layer=layer,
-    )
+def _topics_from_data(texts: list[str], shapes: Any, questions: list[Any], sections: Sections) -> tuple[Topic, ...]:
+    """The topics `_kb_to_data` laid out: for each, its id, area and source, its title and its
+    answer in each language, its services, its related ids and its links (title, then URL),
+    as many of each as its shape says; and its questions, from a section of their own."""
+    topics = []
+    at = 0
+
+    def take(count: int) -> tuple[str, ...]:
+        nonlocal at
+        at += count
+        if at > len(texts):
+            raise ValueError("the topics' text ends early")
+        return tuple(texts[at - count : at])
+
+    if len(questions) != len(_list(shapes)):
+        raise ValueError("a section of questions for each topic")
+    for shape, questions_ref in zip(shapes, questions, strict=True):
+        if not (set(map(type, _list(shape))) <= {int} and len(shape) == len(LANGS) + 4 and min(shape) >= 0):
+            raise ValueError("a topic's shape is its layer and counts")
+        layer, *n_questions, n_services, n_related, n_links = shape  # n_questions: one per language
+        if sections.count(questions_ref, STRINGS) != sum(n_questions):
+            raise ValueError("a topic's questions are not as many as its shape says")
+        topic_id, area, source = take(3)
+        title, answer = take(len(LANGS)), take(len(LANGS))
+        services, related, link_texts = take(n_services), take(n_related), take(2 * n_links)
+        topics.append(
+            Topic(
+                id=topic_id,
+                area=area,
+                title=dict(zip(LANGS, title, strict=True)),
+                questions=_Questions(sections, questions_ref, n_questions),
+                answer=dict(zip(LANGS, answer, strict=True)),
+                services=services,
+                links=tuple(Link(*link_texts[k : k + 2]) for k in range(0, len(link_texts), 2)),
+                related=related,
+                source=source,
+                layer=layer,
+            )
+        )
+    if at != len(texts):
+        raise ValueError("text after the topics")
+    return tuple(topics)
+
+
+class _Questions(Mapping[Lang, tuple[str, ...]]):
+    """A topic's example questions by language, decoded from the index the first time they are
+    read: answering a question reads none, and decoding every topic's was most of reading the
+    knowledge base back. Equal to the dict the loader makes, and copied or pickled as one."""
+
+    def __init__(self, sections: Sections, ref: int, counts: list[int]) -> None:
+        self._sections = sections
+        self._ref = ref
+        self._counts = counts
+        self._decoded: dict[Lang, tuple[str, ...]] | None = None
+
+    def _questions(self) -> dict[Lang, tuple[str, ...]]:
+        if self._decoded is None:
+            values = iter(self._sections.strings(self._ref))
+            decoded = {lang: tuple(itertools.islice(values, n)) for lang, n in zip(LANGS, self._counts, strict=True)}
+            self._decoded = decoded
+        return self._decoded
+
+    def __getitem__(self, lang: Lang) -> tuple[str, ...]:
+        return self._questions()[lang]
+
+    def __iter__(self) -> Iterator[Lang]:
+        return iter(LANGS)
+
+    def __len__(self) -> int:
+        return len(LANGS)
+
+    def __repr__(self) -> str:
+        return repr(self._questions())
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Lang, tuple[str, ...]]:
+        return dict(self._questions())  # what dataclasses.asdict copies: tuples of strings
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return dict, (self._questions(),)
 
 
 def _problem_from_data(data: Any) -> Problem:

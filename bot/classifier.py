@@ -12,21 +12,19 @@ Pure and deterministic: features in, log-scores out.
 
 from __future__ import annotations
 
-import array
-import base64
 import functools
 import heapq
 import itertools
 import math
 import random
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
+from operator import itemgetter, sub
 from typing import Any
 
 from bot.normalize import MARKERS, Normalized
+from bot.packing import INDEXES, Keys, Packer, Sections, index_code
 
 CHAR_SIZES = (3,)
 ALPHA = 0.03
@@ -102,30 +100,30 @@ class NaiveBayes:
         offsets = tuple(log_alpha - math.log(total + alpha * vocabulary) for total in totals)
         return cls(classes, idf, postings, offsets)
 
-    def to_data(self) -> list[Any]:
+    def to_data(self, pack: Packer) -> list[Any]:
         """The fitted model as plain data, for the on-disk index (bot/cache.py): classes,
-        offsets, then packed runs (see `pack_numbers`) of each feature's IDF, and the postings
-        (see `pack_postings`)."""
+        offsets, then sections (bot/packing.py) of each feature's IDF, and the postings (see
+        `pack_postings`)."""
         features = list(self.postings)
         return [
             list(self.classes),
             list(self.offsets),
-            pack_numbers("d", [self.idf[f] for f in features]),
-            *pack_postings(self.postings),
+            pack.numbers("d", [self.idf[f] for f in features]),
+            *pack_postings(self.postings, pack),
         ]
 
     @classmethod
-    def from_data(cls, data: Sequence[Any]) -> NaiveBayes:
+    def from_data(cls, data: Sequence[Any], sections: Sections) -> NaiveBayes:
         """The model `to_data` described. Data of another shape raises TypeError or ValueError;
         the long runs are only checked for their lengths (the cache's checksum guards the rest)."""
         classes, offsets, idf, *postings_data = data
-        postings = unpack_postings(postings_data)
-        idf_values = unpack_numbers("d", idf)
+        postings = unpack_postings(postings_data, sections)
+        idf_values = sections.numbers(idf, "d")
         if not (_only(classes, str) and _only(offsets, float)):
             raise TypeError("not the data of a NaiveBayes model")
         if not (len(offsets) == len(classes) and len(idf_values) == len(postings)):
             raise ValueError("not the data of a NaiveBayes model")
-        return cls(tuple(classes), dict(zip(postings, idf_values, strict=True)), postings, tuple(offsets))
+        return cls(tuple(classes), postings.column(idf_values), postings, tuple(offsets))
 
     def vector(self, bag: Counter[str]) -> dict[str, float]:
         """A text's features as the model weighs them (TF-IDF, L2-normalised). A long text
@@ -225,13 +223,13 @@ class Perceptron:
         """Each class's score for the text; a class missing scores 0 (no feature speaks for it)."""
         return _scores(self.weights, _words(vector))
 
-    def to_data(self) -> list[Any]:
+    def to_data(self, pack: Packer) -> list[Any]:
         """The weights as plain data, packed like naive Bayes's postings."""
-        return pack_postings(self.weights)
+        return pack_postings(self.weights, pack)
 
     @classmethod
-    def from_data(cls, data: Sequence[Any]) -> Perceptron:
-        return cls(unpack_postings(data))
+    def from_data(cls, data: Sequence[Any], sections: Sections) -> Perceptron:
+        return cls(unpack_postings(data, sections))
 
 
 def _words(vector: Mapping[str, float]) -> dict[str, float]:
@@ -272,29 +270,100 @@ def _tfidf(bag: Mapping[str, int], idf: Mapping[str, float], limit: int | None =
 class _PackedPostings(Mapping[str, Mapping[int, float]]):
     """The postings of a model read back by `from_data`, each unpacked into the dict `fit`
     makes the first time it is asked for: a question needs a few hundred of tens of
-    thousands, and unpacking them all was most of the cost of a cached start."""
+    thousands, and unpacking them all was most of the cost of a cached start. Features are
+    found through the index's own hash table (bot/packing.py's `Keys`), not a dict of them all."""
 
-    def __init__(self, features: list[str], ends: array.array, classes: array.array, weights: array.array) -> None:
-        self._position = dict(zip(features, range(len(features)), strict=True))
+    def __init__(self, features: Keys, ends: Sequence[int], classes: Sequence[int], weights: Sequence[float]) -> None:
+        self._features = features
         self._ends = ends
         self._classes = classes
         self._weights = weights
         self._unpacked: dict[str, dict[int, float]] = {}
 
+    # The dict of postings unpacked so far is asked first, inline: a matcher read from the
+    # index looks up a few hundred features a question, and a call more each was 5% of a match.
+
     def __getitem__(self, feature: str) -> dict[int, float]:
         posting = self._unpacked.get(feature)
         if posting is None:
-            i = self._position[feature]
-            start, end = self._ends[i - 1] if i else 0, self._ends[i]
-            posting = dict(zip(self._classes[start:end], self._weights[start:end], strict=True))
-            self._unpacked[feature] = posting
+            posting = self._unpack(feature)
+            if posting is None:
+                raise KeyError(feature)
+        return posting
+
+    def get(self, feature: str, default: Any = None) -> Any:
+        # Mapping's own get goes through a KeyError for every feature the model never saw.
+        posting = self._unpacked.get(feature)
+        if posting is None:
+            posting = self._unpack(feature)
+            if posting is None:
+                return default
+        return posting
+
+    def __contains__(self, feature: object) -> bool:
+        return feature in self._unpacked or (isinstance(feature, str) and self._features.index(feature) >= 0)
+
+    def _unpack(self, feature: object) -> dict[int, float] | None:
+        if not isinstance(feature, str) or (i := self._features.index(feature)) < 0:
+            return None
+        start, end = self._ends[i - 1] if i else 0, self._ends[i]
+        posting = dict(zip(self._classes[start:end], self._weights[start:end], strict=True))
+        self._unpacked[feature] = posting
         return posting
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._position)
+        return iter(self._features)
 
     def __len__(self) -> int:
-        return len(self._position)
+        return len(self._features)
+
+    def lengths(self) -> dict[str, int]:
+        """feature -> how many classes its posting holds, without unpacking any."""
+        ends = self._ends
+        return dict(zip(self._features, map(sub, ends, itertools.chain((0,), ends)), strict=False))
+
+    def classes(self) -> Sequence[int]:
+        """Every posting's classes, end to end."""
+        return self._classes
+
+    def column(self, values: Sequence[float]) -> _PackedColumn:
+        """One number per feature, in this order (naive Bayes's IDF), looked up by feature."""
+        return _PackedColumn(self._features, values)
+
+
+class _PackedColumn(Mapping[str, float]):
+    """feature -> number, read from a packed run through the postings' own keys; what was
+    read is kept in a dict, asked first (the IDF of every feature of every question)."""
+
+    def __init__(self, features: Keys, values: Sequence[float]) -> None:
+        self._features = features
+        self._values = values
+        self._read: dict[str, float] = {}
+
+    def __getitem__(self, feature: str) -> float:
+        value = self._read.get(feature)
+        if value is None:
+            i = self._features.index(feature)
+            if i < 0:
+                raise KeyError(feature)
+            value = self._read[feature] = self._values[i]
+        return value
+
+    def __contains__(self, feature: object) -> bool:
+        return feature in self._read or (isinstance(feature, str) and self._features.index(feature) >= 0)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._features)
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+
+def posting_lengths(postings: Mapping[str, Mapping[int, float]]) -> dict[str, int]:
+    """feature -> how many classes its posting holds; packed postings stay packed."""
+    if isinstance(postings, _PackedPostings):
+        return postings.lengths()
+    return {feature: len(posting) for feature, posting in postings.items()}
 
 
 def _only(values: object, kind: type) -> bool:
@@ -302,47 +371,28 @@ def _only(values: object, kind: type) -> bool:
     return isinstance(values, list) and set(map(type, values)) <= {kind}
 
 
-def pack_numbers(code: str, values: list[Any]) -> str:
-    """Numbers as base64 of a little-endian array ("d": float64, "q": int64, "i": int32):
-    exact, and read back in one step; as JSON numbers they took several times as long to read."""
-    packed = array.array(code, values)
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return base64.b64encode(packed.tobytes()).decode("ascii")
-
-
-def unpack_numbers(code: str, text: object) -> array.array:
-    """The numbers `pack_numbers` wrote; anything else raises TypeError or ValueError."""
-    if not isinstance(text, str):
-        raise TypeError("packed numbers must be a string")
-    packed = array.array(code)
-    packed.frombytes(base64.b64decode(text, validate=True))
-    if sys.byteorder == "big":
-        packed.byteswap()
-    return packed
-
-
-def pack_postings(postings: Mapping[str, Mapping[int, float]]) -> list[Any]:
-    """feature -> class -> weight as plain data: the features, then packed runs of where each
-    feature's posting ends, and of the postings' classes and weights end to end."""
+def pack_postings(postings: Mapping[str, Mapping[int, float]], pack: Packer) -> list[Any]:
+    """feature -> class -> weight as sections: the features, where each feature's posting
+    ends, and the postings' classes and weights end to end."""
     features = list(postings)
     rows = [postings[f] for f in features]
+    classes = [c for row in rows for c in row]
     return [
-        features,
-        pack_numbers("q", list(itertools.accumulate(map(len, rows)))),
-        pack_numbers("i", [c for row in rows for c in row]),
-        pack_numbers("d", [w for row in rows for w in row.values()]),
+        pack.keys(features),
+        pack.numbers("i", list(itertools.accumulate(map(len, rows)))),
+        pack.numbers(index_code(max(classes, default=0)), classes),
+        pack.numbers("d", [w for row in rows for w in row.values()]),
     ]
 
 
-def unpack_postings(data: Sequence[Any]) -> _PackedPostings:
+def unpack_postings(data: Sequence[Any], sections: Sections) -> _PackedPostings:
     """The postings `pack_postings` wrote, unpacked lazily; another shape raises TypeError or
     ValueError."""
     features, ends, classes, weights = data
-    ends, classes, weights = unpack_numbers("q", ends), unpack_numbers("i", classes), unpack_numbers("d", weights)
-    if not _only(features, str):
-        raise TypeError("not the data of postings")
-    if not (len(features) == len(ends) and len(classes) == len(weights) == (ends[-1] if ends else 0)):
+    features = sections.keys(features)
+    ends, classes = sections.numbers(ends, "i"), sections.numbers(classes, INDEXES)
+    weights = sections.numbers(weights, "d")
+    if not (len(features) == len(ends) and len(classes) == len(weights) == (ends[-1] if len(ends) else 0)):
         raise ValueError("not the data of postings")
     return _PackedPostings(features, ends, classes, weights)
 

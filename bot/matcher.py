@@ -37,22 +37,14 @@ import functools
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from rapidfuzz import fuzz, process
 
 from bot.calibration import Calibration, sigmoid
-from bot.classifier import (
-    NaiveBayes,
-    Perceptron,
-    features,
-    pack_numbers,
-    pack_postings,
-    unpack_numbers,
-    unpack_postings,
-)
+from bot.classifier import NaiveBayes, Perceptron, features, pack_postings, posting_lengths, unpack_postings
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.normalize import (
     MARKERS,
@@ -64,6 +56,7 @@ from bot.normalize import (
     detect_lang,
     plain_terms,
 )
+from bot.packing import STRINGS, Packer, Sections
 from bot.spelling import Speller
 from bot.triage import Triager
 
@@ -245,7 +238,7 @@ class Matcher:
         self._set_up(kb, calibration, Normalizer(kb.vocabulary))
         docs: list[dict[Lang, list[str]]] = []  # each topic's examples, by language
         entity_share: list[dict[str, float]] = []
-        postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        postings: dict[str, dict[int, float]] = defaultdict(dict)
         examples: list[tuple[Counter[str], str]] = []
         term_counts: list[Counter[str]] = []
         for i, topic in enumerate(self._topics):
@@ -257,7 +250,7 @@ class Matcher:
             docs.append({lang: sorted({d.text for d in by_lang[lang]}) for lang in LANGS})
             entity_share.append(_share(d.entities for d in topic_docs))
             for token, share in _share(set(d.tokens) for d in topic_docs).items():
-                postings[token].append((i, share))
+                postings[token][i] = share
         declined_docs: dict[Lang, list[str]] = {}
         for lang in LANGS:
             declined = [n for n in map(self.normalize, kb.declined.get(lang, ())) if n.tokens]
@@ -281,9 +274,9 @@ class Matcher:
 
     def _index(
         self,
-        docs: list[dict[Lang, list[str]]],
+        docs: Sequence[Mapping[Lang, list[str]]],
         entity_share: list[dict[str, float]],
-        postings: Mapping[str, list[tuple[int, float]]],
+        postings: Mapping[str, Mapping[int, float]],
         declined_docs: dict[Lang, list[str]],
         bayes: NaiveBayes | None,
         learned: Perceptron | None,
@@ -321,81 +314,74 @@ class Matcher:
             self._bayes.classes.index(DECLINED) if self._bayes and DECLINED in self._bayes.classes else -1
         )
         n = max(len(self._topics), 1)
-        self._idf = {t: math.log(1 + n / len(p)) for t, p in postings.items()}
-        self._generic = frozenset(t for t, p in postings.items() if len(p) > GENERIC_SHARE * n and n >= 8)
+        topics_per_word = posting_lengths(postings)
+        self._idf = {t: math.log(1 + n / count) for t, count in topics_per_word.items()}
+        self._generic = frozenset(t for t, count in topics_per_word.items() if count > GENERIC_SHARE * n and n >= 8)
         # An unknown word is treated as rare, but not as rare as the rarest known one:
         # long questions carry context words no topic needs to know.
         self._unknown_idf = 0.6 * math.log(1 + n)
         self._crowded = max(20, n // 6)
-        # What each topic gains from a token: its rarity, more when most of the examples use it.
-        self._lexical_weights = {
-            t: {i: self._idf[t] * (0.4 + 0.6 * share) for i, share in p} for t, p in postings.items()
-        }
-        topics_per_word = {token: len(posting) for token, posting in postings.items()}
+        self._lexical_weights = _LexicalWeights(postings, self._idf)
         words = (topics_per_word, _vocabulary_words(self.kb), self.normalize.entities)
         self._speller = Speller(*words) if known_typos is None else Speller.from_data(*words, known_typos)
 
-    def to_data(self) -> dict[str, Any]:
-        """The built index as plain data, for the on-disk index (bot/cache.py): what indexing
-        the examples, fitting the classifier and finding known typos produced. Everything
-        else `from_data` derives again, the same way `__init__` does."""
-        tokens = list(self._postings)
+    def to_data(self, pack: Packer) -> dict[str, Any]:
+        """The built index as plain data, for the on-disk index (bot/cache.py), its long runs
+        as sections of `pack`: what indexing the examples, fitting the classifier and finding
+        known typos produced. Everything else `from_data` derives again, the same way
+        `__init__` does."""
+        # Each topic's examples, a section of strings for each topic (both languages), and how
+        # many there are in each language.
+        docs = [[self._docs[i][lang] for lang in LANGS] for i in range(len(self._docs))]
         return {
             "normalizer": self.normalize.to_data(),
-            "docs": [[docs[lang] for lang in LANGS] for docs in self._docs],
-            "entity_share": self._entity_share,
-            "postings": [
-                tokens,
-                [[i for i, _ in self._postings[t]] for t in tokens],
-                pack_numbers("d", [share for t in tokens for _, share in self._postings[t]]),
+            "docs": [
+                [pack.strings([d for texts in by_lang for d in texts]) for by_lang in docs],
+                [[len(texts) for texts in by_lang] for by_lang in docs],
             ],
+            "entity_share": self._entity_share,
+            "postings": pack_postings(self._postings, pack),
             "declined_docs": [self._declined_docs[lang] for lang in LANGS],
-            "bayes": self._bayes.to_data() if self._bayes is not None else None,
-            "learned": self._learned.to_data() if self._learned is not None else None,
-            "bm25": pack_postings(self._bm25),
+            "bayes": self._bayes.to_data(pack) if self._bayes is not None else None,
+            "learned": self._learned.to_data(pack) if self._learned is not None else None,
+            "bm25": pack_postings(self._bm25, pack),
             "speller": self._speller.to_data(),
         }
 
     @classmethod
-    def from_data(cls, kb: KnowledgeBase, data: Mapping[str, Any]) -> Matcher:
+    def from_data(cls, kb: KnowledgeBase, data: Mapping[str, Any], sections: Sections) -> Matcher:
         """The matcher `to_data` described, for the same knowledge base (the caller makes sure
         of that). Data of another shape raises TypeError, ValueError or KeyError."""
         matcher = cls.__new__(cls)
         matcher._set_up(kb, None, Normalizer.from_data(kb.vocabulary, data["normalizer"]))
         n = len(matcher._topics)
-        docs, entity_share, declined_docs = data["docs"], data["entity_share"], data["declined_docs"]
-        tokens, indexes, shares = data["postings"]
-        shares = unpack_numbers("d", shares)
-        every_index = list(itertools.chain.from_iterable(indexes)) if _is_list_of(indexes, list) else []
+        entity_share, declined_docs = data["entity_share"], data["declined_docs"]
+        doc_refs, doc_counts = data["docs"]
+        postings = unpack_postings(data["postings"], sections)
+        topic_indexes = postings.classes()
         if not (
-            _is_list_of(docs, list, n)
-            and all(_is_list_of(pair, list, len(LANGS)) and all(_is_list_of(d, str) for d in pair) for pair in docs)
+            _is_list_of(doc_refs, int, n)
+            and _is_list_of(doc_counts, list, n)
+            and all(_is_list_of(counts, int, len(LANGS)) and min(counts) >= 0 for counts in doc_counts)
+            and all(sections.count(r, STRINGS) == sum(c) for r, c in zip(doc_refs, doc_counts, strict=True))
             and _is_list_of(entity_share, dict, n)
             and all(_is_list_of(list(share.values()), float) for share in entity_share)
-            and _is_list_of(tokens, str)
-            and _is_list_of(indexes, list, len(tokens))
-            and all(indexes)  # every token is some topic's
-            and _is_list_of(every_index, int)
-            and 0 <= min(every_index, default=0) <= max(every_index, default=0) < n
-            and len(shares) == len(every_index)
+            and 0 <= min(topic_indexes, default=0) <= max(topic_indexes, default=0) < n
             and _is_list_of(declined_docs, list, len(LANGS))
             and all(_is_list_of(d, str) for d in declined_docs)
         ):
             raise ValueError("not the data of a Matcher for this knowledge base")
-        # Each token takes as many shares from the one run as it has topics (zip asks its
-        # first iterable first, so it stops without taking a share too many).
-        run = iter(shares)
-        postings = {t: list(zip(i, run, strict=False)) for t, i in zip(tokens, indexes, strict=True)}
-        bayes = NaiveBayes.from_data(data["bayes"]) if data["bayes"] is not None else None
-        learned = Perceptron.from_data(data["learned"]) if data["learned"] is not None else None
+        docs = _PackedDocs(sections, doc_refs, doc_counts)
+        bayes = NaiveBayes.from_data(data["bayes"], sections) if data["bayes"] is not None else None
+        learned = Perceptron.from_data(data["learned"], sections) if data["learned"] is not None else None
         matcher._index(
-            [dict(zip(LANGS, pair, strict=True)) for pair in docs],
+            docs,
             entity_share,
             postings,
             dict(zip(LANGS, declined_docs, strict=True)),
             bayes,
             learned,
-            unpack_postings(data["bm25"]),
+            unpack_postings(data["bm25"], sections),
             data["speller"],
         )
         return matcher
@@ -706,6 +692,70 @@ def _vocabulary_words(kb: KnowledgeBase) -> set[str]:
         words.add(canonical)
         words.update(a.casefold() for a in aliases if a.isascii() and a.isalpha())
     return words
+
+
+class _LexicalWeights(Mapping[str, Mapping[int, float]]):
+    """What each topic gains from a token: its rarity, more when most of the examples use it.
+    Worked out for a token the first time a question has it: a question has a few of the
+    thousands of tokens, and working them all out was a good part of a cached start."""
+
+    def __init__(self, postings: Mapping[str, Mapping[int, float]], idf: Mapping[str, float]) -> None:
+        self._postings = postings
+        self._idf = idf
+        self._weights: dict[str, dict[int, float]] = {}
+
+    def get(self, token: str, default: Any = None) -> Any:
+        weights = self._weights.get(token)
+        if weights is None:
+            posting = self._postings.get(token)
+            if posting is None:
+                return default
+            idf = self._idf[token]
+            weights = self._weights[token] = {i: idf * (0.4 + 0.6 * share) for i, share in posting.items()}
+        return weights
+
+    def __getitem__(self, token: str) -> Mapping[int, float]:
+        weights = self.get(token)
+        if weights is None:
+            raise KeyError(token)
+        return weights
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._postings)
+
+    def __len__(self) -> int:
+        return len(self._postings)
+
+
+class _PackedDocs(Sequence[Mapping[Lang, list[str]]]):
+    """Each topic's normalised examples by language, as the on-disk index keeps them, decoded
+    for a topic the first time it is a candidate: a question has a few, of a hundred topics
+    or more, and decoding them all was a good part of a cached start."""
+
+    def __init__(self, sections: Sections, refs: list[int], counts: list[list[int]]) -> None:
+        self._sections = sections
+        self._refs = refs
+        self._counts = counts
+        self._decoded: dict[int, dict[Lang, list[str]]] = {}
+
+    @overload
+    def __getitem__(self, i: int) -> Mapping[Lang, list[str]]: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Mapping[Lang, list[str]]]: ...
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
+        docs = self._decoded.get(i)
+        if docs is None:
+            texts = iter(self._sections.strings(self._refs[i]))
+            docs = {lang: list(itertools.islice(texts, n)) for lang, n in zip(LANGS, self._counts[i], strict=True)}
+            self._decoded[i] = docs
+        return docs
+
+    def __len__(self) -> int:
+        return len(self._refs)
 
 
 def _is_list_of(value: object, kind: type, length: int | None = None) -> bool:

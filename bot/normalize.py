@@ -220,11 +220,12 @@ class AliasScanner:
     def __init__(self, latin: Iterable[str], other: Iterable[str]) -> None:
         # Each alias once, with its separators as single spaces: what the cache keeps.
         self.latin, self.other = _spaced(latin), _spaced(other)
-        self._latin = _trie(self.latin)
-        self._other = _trie(self.other)
+        self._latin = _Trie(self.latin)
+        self._other = _Trie(self.other)
+        self._unbuilt = set(self._latin.openings | self._other.openings)  # see _Trie
         # Where a walk can start: a word's first character, or any character that opens a
         # non-Latin alias (one regex of a few hundred characters, quick to compile).
-        self._other_openings = frozenset(self._other)
+        self._other_openings = self._other.openings
         opening = sorted(self._other_openings - _WORD_START_CHARS)
         self._starts = re.compile(
             r"(?<![a-z0-9])[a-z0-9./]" + (f"|[{''.join(map(re.escape, opening))}]" if opening else "")
@@ -247,6 +248,10 @@ class AliasScanner:
             if i < done:
                 continue
             char = text[i]
+            if char in self._unbuilt:  # the first walk from this character: grow its branches
+                self._latin.grow(char)
+                self._other.grow(char)
+                self._unbuilt.discard(char)
             if char in _WORD_START_CHARS:  # a word starts here
                 end = self._walk(text, i, self._latin, bounded=True)
                 if end < 0 and char in self._other_openings:
@@ -282,7 +287,7 @@ class AliasScanner:
         return longest
 
 
-_Trie = dict[str, "_Trie"]
+_Node = dict[str, "_Node"]
 _END = ""  # the key that marks where an alias ends: no character is ""
 
 
@@ -290,16 +295,34 @@ def _spaced(aliases: Iterable[str]) -> list[str]:
     return sorted({spaced for a in aliases if (spaced := _SEPARATORS.sub(" ", a).strip())})
 
 
-def _trie(aliases: list[str]) -> _Trie:
-    """The aliases as a character trie, each also without its separators."""
-    root: _Trie = {}
-    for alias in aliases:
-        for variant in {alias, alias.replace(" ", "")}:
-            node = root
-            for char in variant:
-                node = node.setdefault(char, {})
+class _Trie(dict[str, _Node]):
+    """The aliases as a character trie, each also without its separators.
+
+    Each branch of the first level is grown when a walk first starts at its character
+    (`AliasScanner.sub` calls `grow`): a question starts walks at a few characters, and
+    building the whole trie was most of the cost of reading the normalizer back from the
+    on-disk index. Walks read plain dicts, as before."""
+
+    def __init__(self, aliases: list[str]) -> None:
+        super().__init__()
+        self._variants: dict[str, list[str]] = {}  # first character -> the variants it opens
+        for alias in aliases:
+            for variant in {alias, alias.replace(" ", "")}:
+                self._variants.setdefault(variant[0], []).append(variant)
+        self.openings = frozenset(self._variants)
+
+    def grow(self, char: str) -> None:
+        """Add the branch of the aliases that open with `char`, if any and not yet there."""
+        if char in self or char not in self._variants:
+            return
+        branch: _Node = {}
+        for variant in self._variants[char]:
+            node = branch
+            for rest in variant[1:]:
+                node = node.setdefault(rest, {})
             node[_END] = {}
-    return root
+        # Another thread may have grown it meanwhile: the same branch, either is kept.
+        self.setdefault(char, branch)
 
 
 def tokenize(folded: str) -> list[str]:

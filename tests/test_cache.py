@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from bot.errors import KnowledgeError
 from bot.evaluate import load_cases
 from bot.kb.layers import Layers
 from bot.matcher import Matcher, MatchResult
+from bot.packing import Sections
 
 from .conftest import KNOWLEDGE, REPO
 
@@ -121,17 +123,31 @@ def test_second_load_comes_from_the_cache(knowledge: Path, builds: list[Path]) -
     assert answers(second) == answers(first)
 
 
-def test_the_index_is_two_lines_of_json(knowledge: Path) -> None:
+def split_index(content: bytes) -> tuple[bytes, bytes, bytes]:
+    """An index file's header line, its JSON line and its blob of sections."""
+    header, body = content.split(b"\n", 1)
+    manifest, blob = body.split(b"\n", 1)
+    return header, manifest, blob
+
+
+def test_the_index_is_a_json_header_a_json_line_and_raw_sections(knowledge: Path) -> None:
     load_matcher(knowledge)
-    header, body = stored_index(knowledge).read_bytes().split(b"\n")
+    content = stored_index(knowledge).read_bytes()
+    header, manifest, blob = split_index(content)
     fields = json.loads(header)
     assert fields == {
         "format": "platbot-index",
         "version": bot.cache.VERSION,
         "key": fingerprint(knowledge),
-        "sha256": hashlib.sha256(body).hexdigest(),
+        "sha256": hashlib.sha256(content[len(header) + 1 :]).hexdigest(),
     }
-    assert [t[0] for t in json.loads(body)["kb"]["topics"]] == ["ecs-cron", "ecs-secrets"]
+    data = json.loads(manifest)
+    # The sections lie end to end and fill the blob.
+    table = data["sections"]
+    assert [start for _, start, _, _ in table] == [0, *itertools.accumulate(size for _, _, size, _ in table[:-1])]
+    assert sum(size for _, _, size, _ in table) == len(blob)
+    texts = Sections(table, blob).strings(data["kb"]["topics"][0])
+    assert [texts[0], texts[texts.index("ecs-secrets")]] == ["ecs-cron", "ecs-secrets"]
 
 
 def test_the_real_knowledge_base_answers_the_same_from_the_cache(real_matcher: Matcher) -> None:
@@ -150,6 +166,21 @@ def test_the_real_knowledge_base_answers_the_same_from_the_cache(real_matcher: M
     assert len(questions) > 500
     assert answers(cached, questions) == answers(real_matcher, questions)
     assert [cached.evidence(q) for q in questions[:100]] == [real_matcher.evidence(q) for q in questions[:100]]
+
+
+def test_questions_read_back_are_decoded_when_read_and_behave_as_the_loaders_dict(knowledge: Path) -> None:
+    kb, _, _ = load_matcher(knowledge)
+    cached, _, _ = load_matcher(knowledge)
+    topic, loaded = cached.get("ecs-cron"), kb.get("ecs-cron")
+    assert topic is not None and loaded is not None
+    questions = topic.questions
+    assert not isinstance(questions, dict)  # decoded only when read...
+    assert list(questions) == ["en", "ja"] and len(questions) == 2
+    assert questions == loaded.questions == dict(questions)  # ...then the same as loaded
+    assert questions["ja"] == ("ECSで定期実行",) * 5
+    assert asdict(topic) == asdict(loaded)
+    assert pickle.loads(pickle.dumps(topic)).questions == loaded.questions
+    assert repr(questions) == repr(dict(loaded.questions))
 
 
 def test_load_problems_are_kept_in_the_cache(knowledge: Path, write_topic, builds: list[Path]) -> None:
@@ -180,6 +211,32 @@ def test_a_tuning_yaml_json_cannot_hold_is_not_cached(
     assert matcher.match(QUESTION).topic.id == "ecs-cron"
     assert len(builds) == 2
     assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["platbot: cannot cache the index"] * 2
+
+
+def test_an_index_read_back_is_written_again_byte_for_byte(knowledge: Path, tmp_path: Path) -> None:
+    kb, problems, built = load_matcher(knowledge)
+    written = stored_index(knowledge).read_bytes()
+    kb, problems, cached = load_matcher(knowledge)
+    assert answers(cached) == answers(built)
+    again = tmp_path / "again.bin"
+    bot.cache._write(again, fingerprint(knowledge), kb, problems, cached)
+    assert again.read_bytes() == written
+
+
+def test_a_string_holding_nul_is_not_cached(
+    knowledge: Path, write_topic, builds: list[Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    # NUL separates the strings of a section; the loader keeps it, the renderers drop it.
+    write_topic("secrets-config", "ecs-secrets", answer={"en": "*Use\0 Secrets Manager.*", "ja": "*秘密*"})
+    with caplog.at_level(logging.WARNING, logger="platbot.cache"):
+        load_matcher(knowledge)
+        kb, _, matcher = load_matcher(knowledge)
+    assert kb.get("ecs-secrets").answer["en"] == "*Use\0 Secrets Manager.*"
+    assert matcher.match(QUESTION).topic.id == "ecs-cron"
+    assert len(builds) == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        "platbot: cannot cache the index (a string holds NUL); building it in memory"
+    ] * 2
 
 
 # --- what makes an index stale ---------------------------------------------------------------------
@@ -287,11 +344,22 @@ def test_a_planted_pickle_is_never_run_and_is_replaced(knowledge: Path, tmp_path
     assert not legacy.exists()
 
 
+def test_the_json_lines_index_of_earlier_versions_is_removed(knowledge: Path) -> None:
+    path = index_path(knowledge)
+    assert path is not None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    legacy = path.with_suffix(".jsonl")
+    legacy.write_bytes(b'{"format":"platbot-index","version":6}\n{}')
+    load_matcher(knowledge)
+    assert not legacy.exists()
+    assert stored_index(knowledge).suffix == ".bin"
+
+
 def mutations(valid: bytes, rng: random.Random) -> Iterator[tuple[str, bytes]]:
     """Endless damaged copies of `valid`: flipped bits, truncations, inserted bytes, and two
-    differing JSON values swapped (the checksum left as it was)."""
-    header, body = valid.split(b"\n")
-    data = json.loads(body)
+    differing values of the JSON line swapped (the checksum left as it was)."""
+    header, manifest, blob = split_index(valid)
+    data = json.loads(manifest)
     leaves = list(_leaves(data))
     while True:
         kind = rng.choice(["flip", "truncate", "insert", "swap"])
@@ -313,7 +381,7 @@ def mutations(valid: bytes, rng: random.Random) -> Iterator[tuple[str, bytes]]:
             swapped = json.dumps(data, separators=(",", ":")).encode()
             set_a(first)
             set_b(second)
-            yield kind, header + b"\n" + swapped
+            yield kind, header + b"\n" + swapped + b"\n" + blob
 
 
 def _leaves(node: Any) -> Iterator[tuple[Callable[[], Any], Callable[[Any], None]]]:
@@ -369,23 +437,29 @@ def test_a_damaged_file_is_rebuilt_replaced_and_answers_as_a_fresh_build(
 
 
 def forgeries(valid: bytes, rng: random.Random) -> Iterator[bytes]:
-    """Copies of `valid` whose JSON was changed and whose checksum was made to match: not
-    accidents, but what any bug or any other writer might leave."""
-    header, body = valid.split(b"\n")
+    """Copies of `valid` whose JSON line (the section table too) or blob was changed and whose
+    checksum was made to match: not accidents, but what any bug or any other writer might leave."""
+    header, manifest, blob = split_index(valid)
     fields = json.loads(header)
     palette: list[Any] = [None, True, 0, -1, 2**40, 1.5, "", "x", [], {}, [0, "a"], {"a": 1}, "@@", [[]]]
     while True:
-        data = json.loads(body)
+        data = json.loads(manifest)
         places = list(_places(data))
+        forged_blob = bytearray(blob)
         for _ in range(rng.randint(1, 3)):
             (get_a, set_a), (get_b, set_b) = rng.sample(places, 2)
-            if rng.random() < 0.5:
+            kind = rng.random()
+            if kind < 0.4:
                 first, second = get_a(), get_b()
                 set_a(second)
                 set_b(first)
-            else:
+            elif kind < 0.8:
                 set_a(rng.choice(palette))
-        forged = json.dumps(data, separators=(",", ":")).encode()
+            else:  # bytes of the blob: a NUL between strings, a class index, a run's end...
+                at = rng.randrange(len(forged_blob))
+                patch = rng.choice([b"\0", b"\xff", b"\0\0\0\0", b"\xff\xff\xff\x7f", rng.randbytes(4)])
+                forged_blob[at : at + len(patch)] = patch
+        forged = json.dumps(data, separators=(",", ":")).encode() + b"\n" + forged_blob
         fields["sha256"] = hashlib.sha256(forged).hexdigest()
         yield json.dumps(fields, separators=(",", ":")).encode() + b"\n" + forged
 
@@ -400,6 +474,59 @@ def _places(node: Any) -> Iterator[tuple[Callable[[], Any], Callable[[Any], None
         yield (lambda node=node, key=key: node[key]), (lambda v, node=node, key=key: node.__setitem__(key, v))
         if isinstance(value, dict | list):
             yield from _places(value)
+
+
+@pytest.mark.parametrize(
+    "where", ["header", "after the header", "JSON line", "after the JSON line", "blob", "last byte"]
+)
+def test_a_truncated_index_is_rebuilt(knowledge: Path, builds: list[Path], where: str) -> None:
+    _, _, fresh = load_matcher(knowledge)
+    path = stored_index(knowledge)
+    valid = path.read_bytes()
+    header, manifest, blob = split_index(valid)
+    cut = {
+        "header": len(header) // 2,
+        "after the header": len(header) + 1,
+        "JSON line": len(header) + 1 + len(manifest) // 2,
+        "after the JSON line": len(header) + len(manifest) + 2,
+        "blob": len(valid) - len(blob) // 2,
+        "last byte": len(valid) - 1,
+    }[where]
+    path.write_bytes(valid[:cut])
+    assert read_index(path, fingerprint(knowledge)) is None
+    _, _, matcher = load_matcher(knowledge)
+    assert answers(matcher) == answers(fresh)
+    assert len(builds) == 2
+    assert path.read_bytes() == valid
+
+
+@pytest.mark.parametrize("code", ["s", "B", "i", "d"])
+def test_a_flipped_bit_in_any_kind_of_section_is_rebuilt(knowledge: Path, builds: list[Path], code: str) -> None:
+    _, _, fresh = load_matcher(knowledge)
+    path = stored_index(knowledge)
+    valid = path.read_bytes()
+    _, manifest, blob = split_index(valid)
+    # The middle of the largest section of this kind.
+    _, start, size, _ = max((e for e in json.loads(manifest)["sections"] if e[0] == code), key=lambda e: e[2])
+    at = len(valid) - len(blob) + start + size // 2
+    path.write_bytes(valid[:at] + bytes([valid[at] ^ 0x10]) + valid[at + 1 :])
+    assert read_index(path, fingerprint(knowledge)) is None
+    _, _, matcher = load_matcher(knowledge)
+    assert answers(matcher) == answers(fresh)
+    assert len(builds) == 2
+    assert path.read_bytes() == valid
+
+
+def test_a_section_outside_the_blob_is_refused_whatever_the_checksum(knowledge: Path) -> None:
+    load_matcher(knowledge)
+    path = stored_index(knowledge)
+    header, manifest, blob = split_index(path.read_bytes())
+    data = json.loads(manifest)
+    data["sections"][-1][2] += 8  # the last section runs past the end
+    body = json.dumps(data, separators=(",", ":")).encode() + b"\n" + blob
+    fields = {**json.loads(header), "sha256": hashlib.sha256(body).hexdigest()}
+    path.write_bytes(json.dumps(fields, separators=(",", ":")).encode() + b"\n" + body)
+    assert read_index(path, fingerprint(knowledge)) is None
 
 
 def test_a_forged_file_never_breaks_loading(small_knowledge: Path) -> None:

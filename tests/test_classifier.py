@@ -7,6 +7,7 @@ import pytest
 from bot.classifier import NaiveBayes, Perceptron, features, top
 from bot.kb.model import Vocabulary
 from bot.normalize import Normalizer
+from bot.packing import Packer
 
 NORMALIZE = Normalizer(Vocabulary(entities={"ecs": ("ecs",), "eks": ("eks",)}, synonyms={"schedule": ("cron",)}))
 
@@ -83,11 +84,32 @@ def test_the_perceptron_learns_the_words_that_tell_classes_apart(examples) -> No
 def test_the_perceptron_is_deterministic_and_survives_its_data(examples) -> None:
     first, second = Perceptron.fit(examples), Perceptron.fit(examples)
     assert first.weights == second.weights
-    again = Perceptron.from_data(first.to_data())
+    pack = Packer()
+    data = first.to_data(pack)
+    again = Perceptron.from_data(data, pack.sections())
+    assert dict(again.weights) == first.weights
     for text in ["cron ecs", "ecs secrets", "nothing here"]:
         assert again.best(words(text)) == first.best(words(text))
 
 
+def test_naive_bayes_survives_its_data() -> None:
+    model = NaiveBayes.fit([(bag(f"topic {n} words {n}"), str(n)) for n in range(300)])  # class indexes past 255
+    pack = Packer()
+    again = NaiveBayes.from_data(model.to_data(pack), pack.sections())
+    assert (again.classes, dict(again.idf), dict(again.postings), again.offsets) == (
+        model.classes,
+        model.idf,
+        model.postings,
+        model.offsets,
+    )
+    vector = model.vector(bag("words 3 and topic 4"))
+    assert again.log_scores(vector) == model.log_scores(vector)
+
+
 def test_the_perceptron_refuses_data_of_another_shape() -> None:
+    pack = Packer()
+    data = [pack.strings(["w:a"]), pack.numbers("i", [1]), pack.numbers("B", []), pack.numbers("d", [])]
     with pytest.raises((TypeError, ValueError)):
-        Perceptron.from_data([["w:a"], "AQAAAAAAAAA=", "", ""])
+        Perceptron.from_data(data, pack.sections())  # the one posting ends past the classes
+    with pytest.raises((TypeError, ValueError)):
+        Perceptron.from_data([["w:a"], "AQAAAAAAAAA=", "", ""], pack.sections())

@@ -207,6 +207,15 @@ def test_ask_does_not_import_slack() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def test_a_cached_ask_does_not_import_yaml() -> None:
+    # With the index on disk there is no YAML to parse: importing yaml cost ~9 ms of ~120.
+    ask = f"import sys; from bot.cli import main; main(['ask', {SCHEDULE_Q!r}]); "
+    subprocess.run([sys.executable, "-c", ask], capture_output=True, check=True)  # the index, built if need be
+    script = ask + "assert 'yaml' not in sys.modules, 'yaml imported'"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def test_python_dash_m_runs_the_cli() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bot", "ask", "--json", SCHEDULE_Q],

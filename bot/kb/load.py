@@ -21,13 +21,14 @@ import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from bot.errors import KnowledgeError, Problem
 from bot.kb.layers import Layers, bundled_root, layers_from_env
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Link, Topic, Vocabulary
+
+if TYPE_CHECKING:
+    import yaml
 
 VOCABULARY_FILE = "vocabulary.yaml"
 MESSAGES_FILE = "messages.yaml"
@@ -88,61 +89,6 @@ def _check_regular(mode: int) -> None:
     raise RefusedFile(f"not a regular file ({kind})")
 
 
-class TooManyNodes(yaml.MarkedYAMLError):
-    """The document, every alias expanded, has more than MAX_YAML_NODES nodes (or is endless)."""
-
-
-class BoundedLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """yaml's SafeLoader (libyaml's when the wheel has it: parsing is most of the start-up cost
-    of `platbot ask`) that refuses a "billion laughs" before constructing it.
-
-    Composing keeps an alias as a second reference to its anchor's node, so the composed
-    document is as small as the file. Before anything walks it as a tree (constructing merge
-    keys, finding a line number, dumping JSON), its expanded size is counted on that graph,
-    each node once.
-    """
-
-    def get_single_node(self) -> yaml.Node | None:
-        node = super().get_single_node()
-        if node is not None and (culprit := _first_over_budget(node, MAX_YAML_NODES)) is not None:
-            raise TooManyNodes(
-                problem=f"more than {MAX_YAML_NODES:,} YAML nodes once aliases are expanded",
-                problem_mark=culprit.start_mark,
-            )
-        return node
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [child for pair in node.value for child in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _first_over_budget(document: yaml.Node, budget: int) -> yaml.Node | None:
-    """The first node (innermost first) that, every alias expanded, holds more than `budget`
-    nodes, or that an alias inside it points back to (it would never end); None if none does."""
-    sizes: dict[int, int] = {}  # id(collection node) -> its expanded size; a scalar's is 1
-    open_nodes: set[int] = set()  # collections whose children are still being counted
-    stack: list[tuple[yaml.Node, bool]] = [(document, False)]
-    while stack:
-        node, children_counted = stack.pop()
-        key = id(node)
-        if children_counted:
-            open_nodes.discard(key)
-            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in _children(node))
-            if sizes[key] > budget:
-                return node
-        elif key in open_nodes:
-            return node  # reached again from inside itself: a recursive alias
-        elif key not in sizes:
-            open_nodes.add(key)
-            stack.append((node, True))
-            stack += ((child, False) for child in _children(node) if not isinstance(child, yaml.ScalarNode))
-    return None
-
-
 @dataclass
 class Source:
     """One YAML file's data, with a way to find the line of any field in it."""
@@ -155,39 +101,15 @@ class Source:
     def line(self, *keys: Any) -> int:
         """1-based line of the value at `keys` (or of its closest parent that exists)."""
         if self._lines is None:
-            self._lines = _index_lines(self.node)  # only done when a problem is reported
+            from bot.kb.safe_yaml import index_lines  # only done when a problem is reported
+
+            self._lines = index_lines(self.node)
         while keys and keys not in self._lines:
             keys = keys[:-1]
         return self._lines.get(keys, 1)
 
     def problem(self, code: str, message: str, *keys: Any) -> Problem:
         return Problem(self.path, self.line(*keys), code, message)
-
-
-def _index_lines(document: yaml.Node | None) -> dict[tuple[Any, ...], int]:
-    """The line of each path in the document. Each node is visited once, at the first path
-    that reaches it: an alias is never expanded, and a path through one reports the alias's
-    own line (its parent's)."""
-    lines: dict[tuple[Any, ...], int] = {}
-    seen: set[int] = set()
-    stack: list[tuple[yaml.Node, tuple[Any, ...]]] = [(document, ())] if document is not None else []
-    while stack:
-        node, path = stack.pop()
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        lines.setdefault(path, node.start_mark.line + 1)
-        children: list[tuple[yaml.Node, tuple[Any, ...]]] = []
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if isinstance(key, yaml.ScalarNode):
-                    child = (*path, key.value)
-                    lines[child] = key.start_mark.line + 1  # a field's line is its key's, not its value's
-                    children.append((value, child))
-        elif isinstance(node, yaml.SequenceNode):
-            children = [(item, (*path, i)) for i, item in enumerate(node.value)]
-        stack += reversed(children)  # document order: an anchor is indexed where it is written
-    return lines
 
 
 def _read(path: Path, root: Path, read_before: dict[str, str] | None = None) -> Source | Problem:
@@ -210,22 +132,21 @@ def _read(path: Path, root: Path, read_before: dict[str, str] | None = None) -> 
         return Problem(shown, 1, "KB001", str(exc))
     except (OSError, UnicodeDecodeError) as exc:
         return Problem(shown, 1, "KB001", f"cannot read file: {exc.__class__.__name__}")
-    loader = BoundedLoader(text)
+    # Imported when a file is parsed: importing yaml cost a cached `platbot ask` ~9 ms.
+    from bot.kb import safe_yaml
+
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
+        node, data = safe_yaml.parse(text)
+    except safe_yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         reason = getattr(exc, "problem", None) or "invalid YAML"
-        prefix = "" if isinstance(exc, TooManyNodes) else "YAML syntax error: "
+        prefix = "" if isinstance(exc, safe_yaml.TooManyNodes) else "YAML syntax error: "
         return Problem(shown, line, "KB001", prefix + reason)
     except ValueError as exc:  # a well-formed scalar Python cannot hold: !!int x, 2001-13-45
         return Problem(shown, 1, "KB001", f"invalid YAML value: {exc}")
     except RecursionError:  # pure-Python yaml only; libyaml stops at 1,000 levels itself
         return Problem(shown, 1, "KB001", "YAML nested too deeply")
-    finally:
-        loader.dispose()
     return Source(shown, data, node)
 
 

@@ -38,8 +38,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.errors import PlatbotError
 from bot.kb.lint import NEAR_DUPLICATE
-from bot.kb.load import BoundedLoader, read_file
+from bot.kb.load import read_file
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
+from bot.kb.safe_yaml import BoundedLoader
 from bot.normalize import Normalized, Normalizer, detect_lang, strip_slack_markup
 from bot.store.db import store_error
 from bot.store.models import Action, Question
