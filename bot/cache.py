@@ -33,7 +33,8 @@ sections inside the blob, each of whole items of its type, the runs of the lengt
 says); anything else (truncated, flipped bits, another format or version, a stale or foreign
 index) is rebuilt and replaced. The checksum guards against accidents, not against someone
 who can write the user's cache directory: a file made to pass it can make platbot answer
-wrongly, never run code.
+wrongly or fail on a question (class numbers are not range-checked on load: that would cost
+several ms per start), never run code.
 
 It lives in the user's own cache directory (`$PLATBOT_CACHE_DIR`, else
 `$XDG_CACHE_HOME/platbot`, else `~/.cache/platbot`) as `index-<id of the layers>.bin`, written
