@@ -43,7 +43,7 @@ from typing import Any, Literal, overload
 
 from rapidfuzz import fuzz, process
 
-from bot.calibration import Calibration, sigmoid
+from bot.calibration import Calibration, Thresholds, sigmoid
 from bot.classifier import NaiveBayes, Perceptron, features, pack_postings, posting_lengths, unpack_postings
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.normalize import (
@@ -62,6 +62,7 @@ from bot.triage import Triager
 
 Outcome = Literal["answer", "clarify", "decline", "smalltalk"]
 Vague = Literal["", "word", "products"]
+Band = Literal["decline", "answer", "clarify"]
 
 # Questions longer than this are cut before matching: a pasted log of 40,000 characters
 # says nothing more about intent than its first lines, and scoring it would be slow.
@@ -429,10 +430,11 @@ class Matcher:
             if len(choices) > 1:
                 return self._clarify(query, lang, confidence, choices)
             return MatchResult(query, lang, "answer", self._topics[best.index], confidence)
-        if confidence < t.clarify and self.calibration.reach.probability(features) < t.reach:
-            return MatchResult(query, lang, "decline", confidence=confidence)
         related = [c for c in plausible if self.related(best.index, c.index)]
-        if confidence >= t.answer or (related and confidence >= t.related):
+        reply = band(t, confidence, self.calibration.reach.probability(features), bool(related))
+        if reply == "decline":
+            return MatchResult(query, lang, "decline", confidence=confidence)
+        if reply == "answer":
             see_also = tuple(self._suggestion(c) for c in related[: t.max_choices])
             return MatchResult(query, lang, "answer", self._topics[best.index], confidence, see_also=see_also)
         return self._clarify(query, lang, confidence, [best, *plausible])
@@ -624,6 +626,17 @@ class Matcher:
             return q
         entities = set(q.entities) | {t for t in fixed if t in self.normalize.entities}
         return Normalized(tuple(fixed), frozenset(entities))
+
+
+def band(t: Thresholds, confidence: float, reach: float, related: bool) -> Band:
+    """The reply the thresholds give a question that is not vague, from its confidence, the
+    reach model's probability and whether a plausible runner-up is related to the best topic
+    (`platbot tune` counts replies with it too)."""
+    if confidence < t.clarify and reach < t.reach:
+        return "decline"
+    if confidence >= t.answer or (related and confidence >= t.related):
+        return "answer"
+    return "clarify"
 
 
 def _closeness(text: str, docs: list[str]) -> float:

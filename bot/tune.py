@@ -32,7 +32,7 @@ from bot.calibration import Calibration, Logistic, Thresholds, fit_logistic, sig
 from bot.evaluate.cases import Case
 from bot.evaluate.crossval import folds
 from bot.kb.model import KnowledgeBase
-from bot.matcher import Evidence, Matcher
+from bot.matcher import Evidence, Matcher, Outcome, band
 
 # What each outcome is worth to the asker, per question: the thresholds maximise the sum.
 # A wrong answer misleads, so it costs three right ones; a right topic among choices is
@@ -262,7 +262,7 @@ class Scorer:
         # runner-up clears it and whether the choices would hold the right topic; or, for
         # questions without candidates or vague ones, the outcome per bar.
         self._rows: list[tuple[_State, float, float, dict[float, tuple[bool, bool]]]] = []
-        self._fixed: dict[int, dict[float, tuple[str, _State]]] = {}
+        self._fixed: dict[int, dict[float, tuple[Outcome, _State]]] = {}
         for n, s in enumerate(samples):
             candidates = s.evidence.candidates
             if s.evidence.vague or not candidates:
@@ -281,73 +281,67 @@ class Scorer:
             state: _State = OUT if s.expect is None else (best.index == s.expect, False)
             self._rows.append((state, confidence, reach, by_bar))
 
-    def _decided(self, s: Sample, bar: float) -> tuple[str, _State]:
+    def _decided(self, s: Sample, bar: float) -> tuple[Outcome, _State]:
         thresholds = replace(self._calibration.thresholds, plausible=bar)
         result = self._judge.with_calibration(replace(self._calibration, thresholds=thresholds)).decide(
             "", "en", s.evidence
         )
+        reply: Outcome = "answer" if result.topic is not None else result.outcome
         if s.expect is None:
-            return ("answer" if result.topic is not None else result.outcome), OUT
+            return reply, OUT
         wanted = self._judge.topic_at(s.expect)
-        outcome = "answer" if result.topic is not None else result.outcome
-        return outcome, (result.topic is wanted, any(x.topic is wanted for x in result.suggestions))
+        return reply, (result.topic is wanted, any(x.topic is wanted for x in result.suggestions))
 
     def fit(self, thresholds: Thresholds, weights: Sequence[int] | None = None) -> Fit:
         """What `score` finds with these thresholds, each question counted `weights[n]` times
         (once when None)."""
-        t = thresholds
-        counts = Counter[tuple[str, _State]]()
+        fixed, buckets = self._tally(thresholds.plausible, weights, with_reach=True)
+        return self._rates(thresholds, self._count(thresholds, fixed, buckets))
+
+    def grid(self, weights: Sequence[int] | None = None) -> list[Fit]:
+        """`fit` for every point of GRID (reach off), from buckets of equal confidence."""
+        fits = []
+        for bar in sorted({point[3] for point in GRID}):
+            fixed, buckets = self._tally(bar, weights, with_reach=False)
+            for answer, related, clarify, plausible in GRID:
+                if plausible != bar or clarify >= answer or (related >= answer and related != NEVER):
+                    continue
+                thresholds = Thresholds(answer=answer, related=related, clarify=clarify, plausible=bar)
+                fits.append(self._rates(thresholds, self._count(thresholds, fixed, buckets)))
+        return fits
+
+    def _tally(
+        self, bar: float, weights: Sequence[int] | None, with_reach: bool
+    ) -> tuple[Counter[tuple[Outcome, _State]], Counter[tuple[float, float, bool, _State]]]:
+        """At one `plausible` bar: the replies of vague questions, counted; the others in
+        buckets of equal (confidence, reach, related runner-up, state). Without reach (the
+        grid leaves it off) the buckets are a few hundred."""
+        fixed = Counter[tuple[Outcome, _State]]()
+        buckets = Counter[tuple[float, float, bool, _State]]()
         for n, (state, confidence, reach, by_bar) in enumerate(self._rows):
             weight = 1 if weights is None else weights[n]
             if not weight:
                 continue
             if n in self._fixed:
-                counts[self._fixed[n][t.plausible]] += weight
+                fixed[self._fixed[n][bar]] += weight
                 continue
-            related, offered = by_bar[t.plausible]
-            if confidence < t.clarify and reach < t.reach:
-                outcome = "decline"
-            elif confidence >= t.answer or (related and confidence >= t.related):
-                outcome = "answer"
-            else:
-                outcome = "clarify"
-            counts[outcome, state if state is OUT else (state[0], offered)] += weight
-        return self._rates(t, counts)
+            related, offered = by_bar[bar]
+            key = state if state is OUT else (state[0], offered)
+            buckets[confidence, reach if with_reach else 0.0, related, key] += weight
+        return fixed, buckets
 
-    def grid(self, weights: Sequence[int] | None = None) -> list[Fit]:
-        """`fit` for every point of GRID (reach off), from buckets of equal confidence."""
-        fits = []
-        for bar in self._bars:
-            if bar not in {point[3] for point in GRID}:
-                continue
-            buckets = Counter[tuple[float, bool, _State]]()
-            fixed = Counter[tuple[str, _State]]()
-            for n, (state, confidence, _, by_bar) in enumerate(self._rows):
-                weight = 1 if weights is None else weights[n]
-                if not weight:
-                    continue
-                if n in self._fixed:
-                    fixed[self._fixed[n][bar]] += weight
-                    continue
-                related, offered = by_bar[bar]
-                buckets[confidence, related, state if state is OUT else (state[0], offered)] += weight
-            for answer, related_bar, clarify, plausible in GRID:
-                if plausible != bar or clarify >= answer or (related_bar >= answer and related_bar != NEVER):
-                    continue
-                counts = fixed.copy()
-                for (confidence, related, state), weight in buckets.items():
-                    if confidence < clarify:
-                        outcome = "decline"
-                    elif confidence >= answer or (related and confidence >= related_bar):
-                        outcome = "answer"
-                    else:
-                        outcome = "clarify"
-                    counts[outcome, state] += weight
-                thresholds = Thresholds(answer=answer, related=related_bar, clarify=clarify, plausible=bar)
-                fits.append(self._rates(thresholds, counts))
-        return fits
+    @staticmethod
+    def _count(
+        thresholds: Thresholds,
+        fixed: Counter[tuple[Outcome, _State]],
+        buckets: Counter[tuple[float, float, bool, _State]],
+    ) -> Counter[tuple[Outcome, _State]]:
+        counts = fixed.copy()
+        for (confidence, reach, related, state), weight in buckets.items():
+            counts[band(thresholds, confidence, reach, related), state] += weight
+        return counts
 
-    def _rates(self, thresholds: Thresholds, counts: Counter[tuple[str, _State]]) -> Fit:
+    def _rates(self, thresholds: Thresholds, counts: Counter[tuple[Outcome, _State]]) -> Fit:
         right = wrong = offered = in_scope = declined = answered = out = 0
         for (outcome, state), k in counts.items():
             if state is OUT:
