@@ -10,7 +10,8 @@ platbot scores every candidate topic with two small logistic models:
   out-of-scope class, whether the question is closer to the best topic's examples or to the
   out-of-scope ones, how much of the question that topic explains, how long the question is,
   whether it names an AWS container product, the classifier's lead, whether the classifier
-  and the word overlap agree on the best, the perceptron's lead for it and its BM25 score
+  and the word overlap agree on the best, the perceptron's lead for it, its BM25 score and how
+  much better it covers the products the question names than any runner-up
   (matcher.Evidence.confidence_features); it says how likely the best candidate is right. That
   probability is the `confidence` platbot reports;
 - the *reach* model reads the same evidence and says how likely the right topic is among the
@@ -43,6 +44,7 @@ CONFIDENCE_FEATURES = (
     "similar",
     "learned",
     "bm25",
+    "named",
 )
 
 
@@ -86,8 +88,8 @@ class Calibration:
     a knowledge base nobody has tuned yet."""
 
     ranking: Logistic = field(default_factory=lambda: Logistic(-20.0, (7.0, 2.0, 18.0, 0.0, 0.0)))
-    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5) + (0.0,) * 8))
-    reach: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 1.0, -2.5, 3.0, -4.5) + (0.0,) * 8))
+    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5) + (0.0,) * 9))
+    reach: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 1.0, -2.5, 3.0, -4.5) + (0.0,) * 9))
     thresholds: Thresholds = field(default_factory=Thresholds)
     alpha: float = 0.03  # naive Bayes smoothing
 

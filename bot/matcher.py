@@ -200,7 +200,10 @@ class Evidence:
           mistakes rather than by counting. Positive when it agrees, and by how much: one known
           word in an off-topic question ("a café spot in Shibuya") wins by little;
         - bm25: the best topic's BM25 score over the plain words, relative to BM25's own best
-          (1 when BM25 agrees).
+          (1 when BM25 agrees);
+        - named: how much better the best topic covers the products the question names than any
+          runner-up does ("karpenter" and one Karpenter topic among the candidates: the words
+          around it may be shared, the product is not).
         """
         # Beyond a sentence's worth of words, a clear winner is right more often than its
         # probabilities say: a long message carries more evidence than a one-liner.
@@ -208,7 +211,7 @@ class Evidence:
         aws = float(self.aws)
         if not self.candidates:
             nothing = (math.log(_TINY), 0.0, self.declined, -self.declined_similarity, 0.0, length, aws)
-            return (*nothing, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            return (*nothing, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
         best = self.candidates[0]
         own = max(best.probability, _TINY)
         # Its share of a softmax over the candidates' logits: the lead over each runner-up
@@ -229,6 +232,7 @@ class Evidence:
             best.similarity,
             self.learned,
             best.bm25,
+            best.entity - max((c.entity for c in self.candidates[1:]), default=0.0),
         )
 
 

@@ -33,8 +33,8 @@ def test_separable_data_still_gives_finite_weights() -> None:
 def test_the_file_shape_round_trips() -> None:
     calibration = Calibration(
         Logistic(-2.0, (1.0, 2.0, 3.0, 4.0, 5.0)),
-        Logistic(0.5, (1.0, 1.0, -1.0, 2.0, 3.0, 0.5, 1.5, 1.0, 0.5, 0.5, 1.0, 0.8, 0.9)),
-        Logistic(1.5, (2.0, 0.5, -1.0, 2.0, 1.0, 0.5, 1.0, 0.5, 0.2, 0.2, 0.5, 0.7, 0.3)),
+        Logistic(0.5, (1.0, 1.0, -1.0, 2.0, 3.0, 0.5, 1.5, 1.0, 0.5, 0.5, 1.0, 0.8, 0.9, 1.2)),
+        Logistic(1.5, (2.0, 0.5, -1.0, 2.0, 1.0, 0.5, 1.0, 0.5, 0.2, 0.2, 0.5, 0.7, 0.3, 0.6)),
         Thresholds(0.7, 0.5, 0.2, 0.8, 0.1),
         0.05,
     )

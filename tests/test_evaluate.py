@@ -23,28 +23,30 @@ from bot.normalize import fold
 from tests.conftest import REPO
 
 EVAL_DIR = REPO / "tests" / "eval"
-# What the matcher reached on the dev and round-1 to 10 sets (tuned on), on the blind set
+# What the matcher reached on the dev and round-1 to 11 sets (tuned on), on the blind set
 # (measured once, frozen; none while a round is being written) and by 3-fold
 # cross-validation, a little below, so that a regression fails and noise does not. The refit
 # of 2026-12-02 with bagged thresholds raised the answer bar (0.75 -> 0.8): on the sets
 # together 1.4 points fewer right, 0.1 fewer wrong and 0.6 fewer out-of-scope answered than
-# the same models at 0.75, and the right floors came down with it.
+# the same models at 0.75, and the right floors came down with it. The refit with the
+# "named" feature brought the bar back to 0.75 (held out set by set: 1.7 points more right,
+# 0.2 more wrong, 0.5 more out-of-scope answered).
 FLOORS = {
     # set: (answered right at least, answered wrong at most, out of scope not answered at least)
     "dev": (0.92, 0.025, 0.98),
-    "r1": (0.89, 0.02, 0.97),
+    "r1": (0.90, 0.02, 0.97),
     "r2": (0.93, 0.025, 0.93),
     "r3": (0.94, 0.01, 0.97),
-    "r4": (0.91, 0.015, 0.96),
+    "r4": (0.92, 0.015, 0.96),
     # 0.93 not answered until the refit with the perceptron's lead: one more uncovered question
     # answered (135 of 146 not), for 1.7 points more right over the sets' 5-fold estimate.
-    "r5": (0.83, 0.025, 0.92),
-    "r6": (0.83, 0.025, 0.97),  # first run 80.3% / 2.2% / 97.2% not answered
-    "r7": (0.85, 0.03, 0.96),  # first run 81.7% / 2.2% / 98.6% not answered
-    "r8": (0.87, 0.015, 0.93),  # first run 87.7% / 0.9% / 88.7% not answered
-    "r9": (0.80, 0.02, 0.94),  # first run 82.6% / 1.7% / 94.4% not answered
-    "r10": (0.82, 0.015, 0.92),  # first run 86.4% / 1.1% / 93.0% not answered
-    "blind": (0.83, 0.02, 0.96),  # round 11, never tuned on: first run 84.3% / 1.3% / 97.2%
+    "r5": (0.86, 0.025, 0.92),
+    "r6": (0.85, 0.025, 0.97),  # first run 80.3% / 2.2% / 97.2% not answered
+    "r7": (0.87, 0.03, 0.96),  # first run 81.7% / 2.2% / 98.6% not answered
+    "r8": (0.89, 0.015, 0.93),  # first run 87.7% / 0.9% / 88.7% not answered
+    "r9": (0.83, 0.02, 0.94),  # first run 82.6% / 1.7% / 94.4% not answered
+    "r10": (0.85, 0.015, 0.92),  # first run 86.4% / 1.1% / 93.0% not answered
+    "r11": (0.84, 0.02, 0.96),  # first run 84.3% / 1.3% / 97.2% not answered
 }
 # 3-fold over the example questions: right at least, wrong at most. Held-out examples are short
 # and often sit between two topics; the decisions are fitted on questions as people ask them.

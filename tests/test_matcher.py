@@ -310,3 +310,12 @@ def test_bm25_weighs_the_words_only_one_topic_uses(real_matcher: Matcher) -> Non
     bm25 = {real_matcher.topic_at(c.index).id: c.bm25 for c in evidence.candidates}
     assert bm25["ecs-task-credentials"] == 1.0  # the best, which the others are relative to
     assert all(score < 0.8 for topic, score in bm25.items() if topic != "ecs-task-credentials")
+
+
+def test_a_product_only_the_best_topic_covers_is_evidence_the_confidence_reads(real_matcher: Matcher) -> None:
+    named = CONFIDENCE_FEATURES.index("named")
+    karpenter = real_matcher.evidence("how do i tell karpenter to only use graviton instances, nothing over 2xlarge")
+    assert real_matcher.topic_at(karpenter.candidates[0].index).id == "karpenter-nodepools"
+    assert karpenter.confidence_features[named] > 0.3  # no runner-up is about Karpenter
+    # Without a product, no candidate covers one better than the others.
+    assert real_matcher.evidence("how do i keep instance sizes small and cheap").confidence_features[named] <= 0.0
