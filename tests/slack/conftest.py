@@ -58,7 +58,7 @@ class RunningServer:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def wait_for_log(self, text: str, timeout: float = 5.0) -> str:
+    def wait_for_log(self, text: str, timeout: float = 15.0) -> str:
         deadline = time.monotonic() + timeout
         while text not in (log := self.log()):
             if time.monotonic() > deadline:

@@ -184,7 +184,7 @@ class FakeSlack:
         return [c for c in calls if method is None or c.method == method or c.path == method]
 
     def wait_for(
-        self, method: str, count: int = 1, timeout: float = 5.0, where: Callable[[Call], bool] | None = None
+        self, method: str, count: int = 1, timeout: float = 15.0, where: Callable[[Call], bool] | None = None
     ) -> list[Call]:
         """The first `count` calls of `method` (a Web API method or a response-URL name)."""
         deadline = time.monotonic() + timeout

@@ -165,7 +165,7 @@ def test_a_slash_command_is_acked_at_once_and_answered_by_the_lazy_invocation(
 
     handler(json.loads(invoke["Payload"]), Context())  # what AWS does with that invocation
 
-    [answer] = fake_slack.wait_for("lambda-cmd", timeout=1)
+    [answer] = fake_slack.wait_for("lambda-cmd", timeout=10)
     assert answer.body["response_type"] == "ephemeral"
     assert "ecs-scheduled-tasks" in answer.text_everywhere()
 
@@ -181,7 +181,7 @@ def test_a_mention_in_a_base64_body_is_answered_in_its_thread(
     # The lazy invocation repeats the event's id; the retry dedupe must let it through.
     handler(json.loads(invoke["Payload"]), Context())
 
-    [answer] = fake_slack.wait_for("chat.postMessage", timeout=1)
+    [answer] = fake_slack.wait_for("chat.postMessage", timeout=10)
     assert answer.body["thread_ts"] == "1700000300.000100"
 
 
@@ -226,7 +226,7 @@ def test_secrets_given_by_arn_are_read_and_a_signed_command_verifies_with_them(
     assert handler(function_url_event(body, "application/x-www-form-urlencoded"), Context())["statusCode"] == 200
     [invoke] = aws.invocations
     handler(json.loads(invoke["Payload"]), Context())
-    [answer] = fake_slack.wait_for("lambda-arn", timeout=1)
+    [answer] = fake_slack.wait_for("lambda-arn", timeout=10)
     assert "ecs-scheduled-tasks" in answer.text_everywhere()
 
 
@@ -313,7 +313,7 @@ def test_values_read_by_arn_are_never_logged_while_serving(
     handler(function_url_event(body, "application/x-www-form-urlencoded"), Context())
     [invoke] = aws.invocations
     handler(json.loads(invoke["Payload"]), Context())
-    fake_slack.wait_for("lambda-quiet", timeout=1)
+    fake_slack.wait_for("lambda-quiet", timeout=10)
 
     assert caplog.records  # bolt and slack_sdk did log, at DEBUG...
     assert BOT_TOKEN not in caplog.text  # ...but neither value
@@ -390,7 +390,7 @@ def test_a_question_is_in_the_store_when_the_invocation_that_answered_it_returns
 
     ask(handler, aws, command_body(SCHEDULE_EN, fake_slack.response_url("lambda-recorded"), user=user), FORM)
 
-    fake_slack.wait_for("lambda-recorded", timeout=1)
+    fake_slack.wait_for("lambda-recorded", timeout=10)
     # Right away: Lambda may freeze the process, writer thread and all, once the handler returns.
     [question] = stored(database, "SELECT surface, topic_id, text, user_hash FROM questions")
     assert (question.surface, question.topic_id, question.text) == ("command", SCHEDULE_TOPIC, SCHEDULE_EN)
@@ -426,7 +426,7 @@ def test_a_database_that_is_down_holds_up_no_invocation_and_its_records_wait_for
     with contextlib.closing(build_handler(settings, env=env, lambda_client=aws)) as handler:  # answers anyway
         took = ask(handler, aws, command_body(SCHEDULE_EN, fake_slack.response_url("lambda-down")), FORM)
 
-        fake_slack.wait_for("lambda-down", timeout=1)
+        fake_slack.wait_for("lambda-down", timeout=10)
         assert took < FLUSH_S  # one failed write, not the whole wait allowed for a slow one
         database.parent.mkdir()
         upgrade(url)  # the database is back
@@ -445,7 +445,7 @@ def test_without_a_database_url_nothing_is_recorded_and_one_line_says_so(
 
     ask(handler, aws, command_body(SCHEDULE_EN, fake_slack.response_url("lambda-unrecorded")), FORM)
 
-    fake_slack.wait_for("lambda-unrecorded", timeout=1)
+    fake_slack.wait_for("lambda-unrecorded", timeout=10)
     assert [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "platbot.slack.aws_lambda"] == [
         (
             "INFO",
