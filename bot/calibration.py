@@ -88,8 +88,8 @@ class Calibration:
     a knowledge base nobody has tuned yet."""
 
     ranking: Logistic = field(default_factory=lambda: Logistic(-20.0, (7.0, 2.0, 18.0, 0.0, 0.0)))
-    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 4.0, -2.5, 3.0, -4.5) + (0.0,) * 9))
-    reach: Logistic = field(default_factory=lambda: Logistic(4.0, (3.0, 1.0, -2.5, 3.0, -4.5) + (0.0,) * 9))
+    confidence: Logistic = field(default_factory=lambda: Logistic(4.0, _padded(3.0, 4.0, -2.5, 3.0, -4.5)))
+    reach: Logistic = field(default_factory=lambda: Logistic(4.0, _padded(3.0, 1.0, -2.5, 3.0, -4.5)))
     thresholds: Thresholds = field(default_factory=Thresholds)
     alpha: float = 0.03  # naive Bayes smoothing
 
@@ -118,6 +118,12 @@ class Calibration:
             "reach": _named(self.reach, CONFIDENCE_FEATURES),
             "thresholds": asdict(self.thresholds),
         }
+
+
+def _padded(*weights: float) -> tuple[float, ...]:
+    """Default confidence weights: the first features weighed, every later one 0 (a feature
+    added to CONFIDENCE_FEATURES starts out ignored until `platbot tune` fits it)."""
+    return weights + (0.0,) * (len(CONFIDENCE_FEATURES) - len(weights))
 
 
 def _named(model: Logistic, names: Sequence[str]) -> dict[str, float]:

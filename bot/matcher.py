@@ -43,7 +43,7 @@ from typing import Any, Literal, overload
 
 from rapidfuzz import fuzz, process
 
-from bot.calibration import Calibration, Thresholds, sigmoid
+from bot.calibration import CONFIDENCE_FEATURES, Calibration, Thresholds, sigmoid
 from bot.classifier import NaiveBayes, Perceptron, features, pack_postings, posting_lengths, unpack_postings
 from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.normalize import (
@@ -211,7 +211,7 @@ class Evidence:
         aws = float(self.aws)
         if not self.candidates:
             nothing = (math.log(_TINY), 0.0, self.declined, -self.declined_similarity, 0.0, length, aws)
-            return (*nothing, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+            return (*nothing, *(0.0,) * (len(CONFIDENCE_FEATURES) - len(nothing)))  # no best to compare
         best = self.candidates[0]
         own = max(best.probability, _TINY)
         # Its share of a softmax over the candidates' logits: the lead over each runner-up
