@@ -29,7 +29,8 @@ from bot.kb.model import Lang, Vocabulary
 # pasted "<<<<..." would take quadratic time.
 _SLACK_LINK = re.compile(r"<(?:https?://|mailto:)[^|<>]*\|([^<>]*)>")
 _SLACK_MARKUP = re.compile(r"<[^<>]*>")
-_EMOJI_CODE = re.compile(r":[a-z0-9_+\-]+:")
+# An emoji code stands alone: the `:aws:` and `:eu-west-1:` inside an ARN are not emoji.
+_EMOJI_CODE = re.compile(r"(?<!\w):[a-z0-9_+\-]+:(?!\w)")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 _TOKEN = re.compile(
     r"(?P<latin>[a-z0-9]+)"

@@ -36,7 +36,8 @@ _ASKS_JA = re.compile(
     r"(?:か|かな|かね|の|たい|ですか|ますか|でしょうか|には|べき|方法|ほしい|欲しい|教えて|知りたい)[?？]*$"
 )
 
-# Lines that are code, not prose. Each pattern must match the whole line, and commands count
+# Lines that are code, not prose. Each pattern must match the whole line (a lone ARN, URL, UUID
+# or IP address is a paste with no question around it), and commands count
 # only with a flag, a path or an assignment among their arguments: "kubectl drain hangs on
 # one node" and "cd pipeline for ecs" are questions, "kubectl get pods -A" and "ls -la" are not.
 _ARGUMENTS = r"(?=(?:.*\s)?(?:-{1,2}[a-z]|\S*[/=]))[\x21-\x7e ]*"
@@ -56,6 +57,10 @@ _CODE_LINE = re.compile(
       | traceback\s\(most\srecent\scall\slast\):?
       | file\s"[^"]+",\sline\s\d+.*
       | [{}\[\];,]+
+      | arn:[\w-]+:[\w-]*:[\w-]*:\d*:\S+
+      | (?:https?|s3)://\S+
+      | [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
+      | \d{1,3}(?:\.\d{1,3}){3}(?::\d+)?
     )\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )

@@ -67,6 +67,11 @@ def test_slack_markup_and_emoji_are_dropped() -> None:
     assert strip_slack_markup(text).split() == ["see", "the", "docs", "please"]
 
 
+def test_an_arn_is_not_mistaken_for_emoji_codes() -> None:
+    arn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/db-AbC123"
+    assert strip_slack_markup(f"can't read {arn} :cry:").split() == ["can't", "read", arn]
+
+
 def test_plurals_fold_but_acronyms_do_not(normalize: Normalizer) -> None:
     assert normalize("tasks queries").tokens == ("task", "query")
     assert "ecs" in normalize("ecs").tokens

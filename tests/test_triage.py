@@ -49,6 +49,10 @@ def test_nothing_to_read_is_empty(triage: Triager, text: str) -> None:
         "drop table users;",
         'Traceback (most recent call last):\n  File "app.py", line 3, in <module>',
         "    at com.example.Foo.bar(Foo.java:42)\n    at com.example.Main.main(Main.java:7)",
+        "arn:aws:ecs:eu-west-1:111122223333:task/web/0a1b2c3d4e5f67890a1b2c3d4e5f6789",
+        "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/Welcome.html",
+        "5f0c6a1e-93b2-4d7e-8c11-2a9e4b7d3f60",
+        "10.0.12.7:8080",
     ],
 )
 def test_code_and_noise_without_a_question_are_junk(triage: Triager, text: str) -> None:
@@ -61,6 +65,7 @@ def test_code_and_noise_without_a_question_are_junk(triage: Triager, text: str) 
         "eksctl or terraform for creating our eks clusters? there'll be 4 (dev/stage/prod/dr)",
         "helm or kustomize for the dev/prod overlays?",
         "terraform destroy on our dev eks has been stuck 40 min on deleting the subnets / vpc",
+        "arn:aws:iam::111122223333:role/ecsTaskExecutionRole can't read my secret, why?",
     ],
 )
 def test_a_question_that_starts_with_a_command_name_is_a_question(triage: Triager, text: str) -> None:
