@@ -105,6 +105,11 @@ class Triager:
         lines = [line for line in plain.splitlines() if line.strip()]
         if lines and all(_is_code(line) for line in lines):
             return Triage("junk")
+        # Typed outside Slack (the CLI), HTML arrives as is and would pass for Slack's markup:
+        # `<div class="alert">Deploy paused</div>` is a paste, not a question about deploys.
+        typed = [line for line in html.unescape(text).splitlines() if line.strip()]
+        if typed and all(_is_code(line) for line in typed):
+            return Triage("junk")
         return Triage("question", _focus(plain))
 
     def _only_smalltalk(self, folded: str) -> bool:

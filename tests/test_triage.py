@@ -53,6 +53,7 @@ def test_nothing_to_read_is_empty(triage: Triager, text: str) -> None:
         "https://docs.aws.amazon.com/AmazonECS/latest/developerguide/Welcome.html",
         "5f0c6a1e-93b2-4d7e-8c11-2a9e4b7d3f60",
         "10.0.12.7:8080",
+        '<div class="alert alert-warning">Deploy paused</div>',
     ],
 )
 def test_code_and_noise_without_a_question_are_junk(triage: Triager, text: str) -> None:
