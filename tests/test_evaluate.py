@@ -60,6 +60,7 @@ FLOORS = {
     "r17": (0.87, 0.02, 0.96),  # first run 82.1% / 3.3% / 93.8% not answered
     "r18": (0.87, 0.015, 0.95),  # first run 84.3% / 0.7% / 96.1% not answered
     "r19": (0.91, 0.025, 0.96),  # first run 89.9% / 2.6% / 97.4% not answered
+    "blind": (0.85, 0.025, 0.93),  # round 20, never tuned on: first run 86.3% / 1.8% / 94.6%
 }
 # 3-fold over the example questions: right at least, wrong at most. Held-out examples are short
 # and often sit between two topics; the decisions are fitted on questions as people ask them.
