@@ -71,6 +71,12 @@ _ASKS_MARK = re.compile(r"[?？](?:\s|$)")
 PROSE_WORDS = 12
 
 
+def _only_code(text: str) -> bool:
+    """Every non-blank line of the text is code (and there is one)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return bool(lines) and all(_is_code(line) for line in lines)
+
+
 def _is_code(line: str) -> bool:
     if not _CODE_LINE.match(line) or _ASKS_MARK.search(line):
         return False
@@ -102,13 +108,9 @@ class Triager:
         words = _WORD.findall(folded)
         if len(words) < 2 and not any(len(w) >= 3 or not w.isascii() for w in words):
             return Triage("junk")  # "x", "a?", "ok"
-        lines = [line for line in plain.splitlines() if line.strip()]
-        if lines and all(_is_code(line) for line in lines):
-            return Triage("junk")
-        # Typed outside Slack (the CLI), HTML arrives as is and would pass for Slack's markup:
-        # `<div class="alert">Deploy paused</div>` is a paste, not a question about deploys.
-        typed = [line for line in html.unescape(text).splitlines() if line.strip()]
-        if typed and all(_is_code(line) for line in typed):
+        # The text as typed counts too: outside Slack (the CLI) HTML arrives as is and passes
+        # for Slack's markup, so `<div class="alert">Deploy paused</div>` would read as prose.
+        if _only_code(plain) or _only_code(html.unescape(text)):
             return Triage("junk")
         return Triage("question", _focus(plain))
 
