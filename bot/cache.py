@@ -76,7 +76,7 @@ from bot.matcher import Matcher
 from bot.packing import STRINGS, Packer, Sections
 
 FORMAT = "platbot-index"
-VERSION = 7  # of the layout below and of the to_data/from_data functions; bump on any change
+VERSION = 8  # of the layout below and of the to_data/from_data functions; bump on any change
 
 _CODE = Path(__file__).resolve().parent
 _CODE_FILES = (
@@ -328,6 +328,8 @@ def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
             v.other_platforms,
             v.other_services,
             v.smalltalk,
+            v.thanks,
+            v.unresolved,
         ],
         "messages": kb.messages,
         "declined": kb.declined,
@@ -338,7 +340,8 @@ def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
 def _kb_from_data(data: dict[str, Any], sections: Sections) -> KnowledgeBase:
     """The KnowledgeBase `_kb_to_data` described, with the types the loader gives; data of
     another shape raises ValueError, TypeError or KeyError."""
-    entities, synonyms, stopwords, implies, off_topic, other_platforms, other_services, smalltalk = data["vocabulary"]
+    entities, synonyms, stopwords, implies, off_topic, other_platforms, other_services, *phrases = data["vocabulary"]
+    smalltalk, thanks, unresolved = phrases
     vocabulary = Vocabulary(
         _str_map(entities, _strs),
         _str_map(synonyms, _strs),
@@ -348,6 +351,8 @@ def _kb_from_data(data: dict[str, Any], sections: Sections) -> KnowledgeBase:
         _strs(other_platforms),
         _strs(other_services),
         _strs(smalltalk),
+        _strs(thanks),
+        _strs(unresolved),
     )
     tuning = data["tuning"]
     if not isinstance(tuning, dict):

@@ -6,7 +6,10 @@ answer about blue/green deployments. And a long message is mostly context ("we'r
 six, we moved off Heroku last year...") around one or two sentences that ask; those
 sentences, and any error names pasted in, say more about intent than the rest.
 
-Pure: text in, a `Triage` out. The smalltalk phrases come from the vocabulary.
+A thank-you note is smalltalk too, even when it says what fixed the problem ("obrigado! the
+stop timeout did it"): its topic words would otherwise earn it that topic's answer again.
+
+Pure: text in, a `Triage` out. The smalltalk and thanks phrases come from the vocabulary.
 """
 
 from __future__ import annotations
@@ -23,6 +26,10 @@ Kind = Literal["question", "empty", "smalltalk", "junk"]
 
 # A message this long (in words) gets a focus: the sentences that ask, and pasted error names.
 FOCUS_MIN_WORDS = 25
+# A thank-you note is short and opens with its thanks: "the ALB keeps failing, thanks in
+# advance" puts them last, and a long message that opens with thanks goes on to ask more.
+THANKS_MAX_CHARS = 160
+THANKS_WITHIN_CHARS = 10
 
 _LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[a-z]{2,}|[\u3040-\u30ff\u3400-\u9fff]")
@@ -89,21 +96,28 @@ class Triage:
     focus: str = ""  # the asking sentences and error names of a long question, else ""
 
 
+def _phrases(words: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern for the phrases, longest first. Latin ones on word boundaries ("hi" must not
+    fire inside "this"); Japanese anywhere."""
+    phrases = sorted({fold(p) for p in words if p.strip()}, key=len, reverse=True)
+    alternatives = [rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])" if p.isascii() else re.escape(p) for p in phrases]
+    return re.compile("|".join(alternatives)) if alternatives else None
+
+
 class Triager:
     """Sorts messages with one vocabulary's smalltalk phrases. Build once; calling is pure."""
 
-    def __init__(self, smalltalk: Iterable[str]) -> None:
-        phrases = sorted({fold(p) for p in smalltalk if p.strip()}, key=len, reverse=True)
-        # Latin phrases on word boundaries ("hi" must not fire inside "this"); Japanese anywhere.
-        alternatives = [rf"(?<![a-z0-9]){re.escape(p)}(?![a-z0-9])" if p.isascii() else re.escape(p) for p in phrases]
-        self._smalltalk = re.compile("|".join(alternatives)) if alternatives else None
+    def __init__(self, smalltalk: Iterable[str], thanks: Iterable[str] = (), unresolved: Iterable[str] = ()) -> None:
+        self._smalltalk = _phrases(smalltalk)
+        self._thanks = _phrases(thanks)
+        self._unresolved = _phrases(unresolved)
 
     def __call__(self, text: str) -> Triage:
         plain = html.unescape(strip_slack_markup(text))
         if not _LETTER.search(plain):
             return Triage("empty" if not plain.strip() or not re.search(r"\w", plain) else "junk")
         folded = fold(plain)
-        if self._only_smalltalk(folded):
+        if self._only_smalltalk(folded) or self._thank_you_note(plain, folded):
             return Triage("smalltalk")
         words = _WORD.findall(folded)
         if len(words) < 2 and not any(len(w) >= 3 or not w.isascii() for w in words):
@@ -120,6 +134,20 @@ class Triager:
             return False
         rest, found = self._smalltalk.subn(" ", folded)
         return found > 0 and not _LETTER.search(rest)
+
+    def _thank_you_note(self, plain: str, folded: str) -> bool:
+        """Thanks first, then at most a few words on what worked: nothing asked, no error pasted,
+        no "but it still..." and no "also, how..."."""
+        if self._thanks is None:
+            return False
+        text = " ".join(folded.split())
+        opening = self._thanks.search(text)
+        if opening is None or opening.start() > THANKS_WITHIN_CHARS or len(text) > THANKS_MAX_CHARS:
+            return False
+        if self._unresolved is not None and self._unresolved.search(text):
+            return False
+        sentences = [s.strip() for s in _SENTENCE.findall(plain) if s.strip()]
+        return not any(_asks(s) for s in sentences) and not _ERROR_NAME.search(plain)
 
 
 def _focus(text: str) -> str:

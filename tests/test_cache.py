@@ -63,6 +63,8 @@ synonyms:
   secret: [secrets, password]
 stopwords: {en: [how, do, i, the, what, is], ja: []}
 smalltalk: {en: [hi, thanks], ja: [こんにちは]}
+thanks: {en: [thanks], ja: [ありがとう]}
+unresolved: {en: [but, still], ja: [まだ]}
 """
 
 

@@ -112,6 +112,22 @@ def test_greetings_get_smalltalk(matcher: Matcher, question: str) -> None:
     assert matcher.match(question).outcome == "smalltalk"
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "thanks! setting stopTimeout to 120 fixed our sidekiq shutdowns",
+        "ありがとうございます、ロールを直したら動きました",
+    ],
+)
+def test_a_thank_you_note_gets_smalltalk_not_the_topic_it_mentions(matcher: Matcher, question: str) -> None:
+    assert matcher.match(question).outcome == "smalltalk"
+
+
+def test_thanks_then_a_new_problem_is_answered(matcher: Matcher) -> None:
+    result = matcher.match("thanks, but the task still stops before the container gets SIGTERM handled, stopTimeout?")
+    assert result.outcome != "smalltalk"
+
+
 def test_a_40000_character_question_does_not_crash(matcher: Matcher) -> None:
     result = matcher.match("how do I schedule jobs on ECS? " + "x" * 40_000)
     assert result.topic.id == "ecs-scheduled-tasks"

@@ -7,11 +7,13 @@ import pytest
 from bot.triage import Triager
 
 SMALLTALK = ["hi", "hello", "thanks", "thank you", "what can you do", "お疲れ様です", "ありがとうございます"]
+THANKS = ["thanks", "thank you", "obrigado", "ありがとう"]
+UNRESOLVED = ["but", "still", "in advance", "also", "how", "まだ", "けど"]
 
 
 @pytest.fixture
 def triage() -> Triager:
-    return Triager(SMALLTALK)
+    return Triager(SMALLTALK, THANKS, UNRESOLVED)
 
 
 @pytest.mark.parametrize(
@@ -26,6 +28,39 @@ def test_greetings_and_thanks_are_smalltalk(triage: Triager, text: str) -> None:
 )
 def test_a_greeting_with_a_question_is_a_question(triage: Triager, text: str) -> None:
     assert triage(text).kind == "question"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "obrigado! the stop timeout thing fixed the sidekiq mess",
+        "thanks, raising the memory to 2 GB did it 🙏",
+        "ok thanks, works now",
+        "ありがとうございます！タイムゾーンを指定したら 5:30 に動きました。",
+    ],
+)
+def test_a_thank_you_note_saying_what_fixed_it_is_smalltalk(triage: Triager, text: str) -> None:
+    assert triage(text).kind == "smalltalk"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "thanks, but the task still stops with exit code 137",
+        "thanks! also, how do I rotate the secret?",
+        "thanks, is there a way to keep the ALB when the cluster is rebuilt?",
+        "thanks! now the task fails with ResourceInitializationError",
+        "ecs tasks fail health checks after deploy, thanks in advance",
+        "ありがとうございます。タイムゾーンは直ったけど、まだ 2 回起動します",
+        "thank you. " + "we run the scheduled job on fargate and it starts at the wrong hour " * 3,
+    ],
+)
+def test_thanks_with_a_problem_or_a_question_is_a_question(triage: Triager, text: str) -> None:
+    assert triage(text).kind == "question"
+
+
+def test_without_thanks_phrases_a_thank_you_note_is_a_question() -> None:
+    assert Triager(SMALLTALK)("thanks, raising the memory did it").kind == "question"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "<!channel>", ":wave:", "?!?"])

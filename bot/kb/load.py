@@ -361,6 +361,8 @@ def _merge_vocabulary(low: Vocabulary, high: Vocabulary) -> Vocabulary:
         other_platforms=joined(low.other_platforms, high.other_platforms),
         other_services=joined(low.other_services, high.other_services),
         smalltalk=joined(low.smalltalk, high.smalltalk),
+        thanks=joined(low.thanks, high.thanks),
+        unresolved=joined(low.unresolved, high.unresolved),
     )
 
 
@@ -464,6 +466,8 @@ def _parse_vocabulary(
     stopwords = _word_lists(src, "stopwords", LANGS, problems)
     markers = _word_lists(src, "decline", ("off_topic", "other_platforms", "other_services"), problems)
     smalltalk = _word_lists(src, "smalltalk", LANGS, problems)
+    thanks = _word_lists(src, "thanks", LANGS, problems)
+    unresolved = _word_lists(src, "unresolved", LANGS, problems)
     return Vocabulary(
         entities,
         synonyms,
@@ -473,6 +477,8 @@ def _parse_vocabulary(
         other_platforms=markers.get("other_platforms", ()),
         other_services=markers.get("other_services", ()),
         smalltalk=tuple(phrase for lang in LANGS for phrase in smalltalk.get(lang, ())),
+        thanks=tuple(phrase for lang in LANGS for phrase in thanks.get(lang, ())),
+        unresolved=tuple(word for lang in LANGS for word in unresolved.get(lang, ())),
     )
 
 

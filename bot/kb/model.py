@@ -47,7 +47,8 @@ class Vocabulary:
     canonical word. Both map canonical -> aliases. `implies` adds entities to a question
     that names another (EKS -> Kubernetes). `off_topic`, `other_platforms` and `other_services`
     mark questions to decline (a poem; another cloud; S3 bucket policies). `smalltalk` lists
-    greetings and thanks, answered with how to ask.
+    greetings and thanks, answered with how to ask. `thanks` open a thank-you note that may
+    say what fixed the problem; `unresolved` words mean the problem goes on.
     """
 
     entities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -58,6 +59,8 @@ class Vocabulary:
     other_platforms: tuple[str, ...] = ()
     other_services: tuple[str, ...] = ()
     smalltalk: tuple[str, ...] = ()  # whole messages that are greetings or thanks, not questions
+    thanks: tuple[str, ...] = ()
+    unresolved: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
