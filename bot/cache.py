@@ -327,6 +327,7 @@ def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
             v.off_topic,
             v.other_platforms,
             v.other_services,
+            v.other_hosts,
             v.smalltalk,
             v.thanks,
             v.unresolved,
@@ -340,8 +341,8 @@ def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
 def _kb_from_data(data: dict[str, Any], sections: Sections) -> KnowledgeBase:
     """The KnowledgeBase `_kb_to_data` described, with the types the loader gives; data of
     another shape raises ValueError, TypeError or KeyError."""
-    entities, synonyms, stopwords, implies, off_topic, other_platforms, other_services, *phrases = data["vocabulary"]
-    smalltalk, thanks, unresolved = phrases
+    entities, synonyms, stopwords, implies, *lists = data["vocabulary"]
+    off_topic, other_platforms, other_services, other_hosts, smalltalk, thanks, unresolved = lists
     vocabulary = Vocabulary(
         _str_map(entities, _strs),
         _str_map(synonyms, _strs),
@@ -350,6 +351,7 @@ def _kb_from_data(data: dict[str, Any], sections: Sections) -> KnowledgeBase:
         _strs(off_topic),
         _strs(other_platforms),
         _strs(other_services),
+        _strs(other_hosts),
         _strs(smalltalk),
         _strs(thanks),
         _strs(unresolved),

@@ -49,6 +49,7 @@ from bot.kb.model import LANGS, KnowledgeBase, Lang, Topic
 from bot.normalize import (
     MARKERS,
     OFF_TOPIC,
+    OTHER_HOST,
     OTHER_PLATFORM,
     OTHER_SERVICE,
     Normalized,
@@ -108,6 +109,10 @@ SERVICE_ANCHORS = CONTAINER_ENTITIES | {"alb"}
 # an AWS product or AWS itself ("moving from on-prem Kubernetes to EKS").
 AWS_ENTITIES = CONTAINER_ENTITIES - {"kubernetes"}
 AWS_WORDS = frozenset({"aws", "amazon", "ec2"})
+# Other AWS services that run containers (Lightsail, Beanstalk, SageMaker) stay out of scope
+# however much they speak of containers, unless the question also names a platform platbot
+# covers ("moving off Beanstalk to ECS"). An image in ECR is not enough: they all pull from it.
+HOST_ANCHORS = PLATFORMS | {"fargate", "fargatespot", "ecstask", "fargatetask"}
 
 _TINY = 1e-9  # floor for probabilities before a log
 
@@ -662,7 +667,7 @@ def _content(n: Normalized) -> list[str]:
 def _declined(q: Normalized) -> str:
     """Why a question is never served, or "": a request platbot never serves; one about
     another platform and no AWS one; one about an AWS service outside containers that says
-    nothing of containers."""
+    nothing of containers; one about another AWS container host and no platform platbot covers."""
     entities = q.entities
     if OFF_TOPIC in entities:
         return "off topic"
@@ -670,6 +675,8 @@ def _declined(q: Normalized) -> str:
         return "other platform"
     if OTHER_SERVICE in entities and not (entities & SERVICE_ANCHORS or CONTAINER_WORDS.intersection(q.tokens)):
         return "other service"
+    if OTHER_HOST in entities and not entities & HOST_ANCHORS:
+        return "other host"
     return ""
 
 

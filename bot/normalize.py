@@ -41,7 +41,8 @@ _TOKEN = re.compile(
 OFF_TOPIC = "offtopic"
 OTHER_PLATFORM = "otherplatform"
 OTHER_SERVICE = "otherservice"
-MARKERS = frozenset({OFF_TOPIC, OTHER_PLATFORM, OTHER_SERVICE})
+OTHER_HOST = "otherhost"
+MARKERS = frozenset({OFF_TOPIC, OTHER_PLATFORM, OTHER_SERVICE, OTHER_HOST})
 
 # Longer "words" are hashes, ids or base64 from pasted logs: no meaning to match on.
 MAX_WORD_CHARS = 30
@@ -133,6 +134,7 @@ class Normalizer:
             (OFF_TOPIC, vocabulary.off_topic),
             (OTHER_PLATFORM, vocabulary.other_platforms),
             (OTHER_SERVICE, vocabulary.other_services),
+            (OTHER_HOST, vocabulary.other_hosts),
         )
         for marker, aliases in markers:
             for alias in aliases:

@@ -296,6 +296,25 @@ def test_an_aws_service_in_a_container_question_stays_in_scope(real_matcher: Mat
 
 
 @pytest.mark.parametrize(
+    "question",
+    [
+        "lightsail container service deployment is canceled after 'took too long'; the container health check"
+        " path returns 200 locally. can I raise the health check grace period?",
+        "beanstalk docker environment: container keeps restarting, health check grace period and container logs?",
+        "sagemaker training container exits with exec format error, built on an M1 mac",
+    ],
+)
+def test_other_aws_container_hosts_are_declined(real_matcher: Matcher, question: str) -> None:
+    assert not real_matcher.match(question).matched
+
+
+def test_leaving_another_aws_container_host_for_ecs_stays_in_scope(real_matcher: Matcher) -> None:
+    result = real_matcher.match("moving from elastic beanstalk to ECS, where do the cron.yaml jobs go?")
+    offered = [result.topic] if result.topic else [s.topic for s in result.suggestions]
+    assert offered and offered[0].id in {"ecs-scheduled-tasks", "scheduling-compared"}
+
+
+@pytest.mark.parametrize(
     ("question", "topic_id"),
     [
         # Route 53 is outside containers; the load balancer in front of the service is not.

@@ -360,6 +360,7 @@ def _merge_vocabulary(low: Vocabulary, high: Vocabulary) -> Vocabulary:
         off_topic=joined(low.off_topic, high.off_topic),
         other_platforms=joined(low.other_platforms, high.other_platforms),
         other_services=joined(low.other_services, high.other_services),
+        other_hosts=joined(low.other_hosts, high.other_hosts),
         smalltalk=joined(low.smalltalk, high.smalltalk),
         thanks=joined(low.thanks, high.thanks),
         unresolved=joined(low.unresolved, high.unresolved),
@@ -464,7 +465,7 @@ def _parse_vocabulary(
             continue
         synonyms[str(name)] = tuple(aliases)
     stopwords = _word_lists(src, "stopwords", LANGS, problems)
-    markers = _word_lists(src, "decline", ("off_topic", "other_platforms", "other_services"), problems)
+    markers = _word_lists(src, "decline", ("off_topic", "other_platforms", "other_services", "other_hosts"), problems)
     smalltalk = _word_lists(src, "smalltalk", LANGS, problems)
     thanks = _word_lists(src, "thanks", LANGS, problems)
     unresolved = _word_lists(src, "unresolved", LANGS, problems)
@@ -476,6 +477,7 @@ def _parse_vocabulary(
         off_topic=markers.get("off_topic", ()),
         other_platforms=markers.get("other_platforms", ()),
         other_services=markers.get("other_services", ()),
+        other_hosts=markers.get("other_hosts", ()),
         smalltalk=tuple(phrase for lang in LANGS for phrase in smalltalk.get(lang, ())),
         thanks=tuple(phrase for lang in LANGS for phrase in thanks.get(lang, ())),
         unresolved=tuple(word for lang in LANGS for word in unresolved.get(lang, ())),

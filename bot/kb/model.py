@@ -45,8 +45,9 @@ class Vocabulary:
     `entities` are product names: matched exactly (after aliasing), never fuzzily, because
     ECS and EKS differ by one letter. `synonyms` map casual or translated wording onto one
     canonical word. Both map canonical -> aliases. `implies` adds entities to a question
-    that names another (EKS -> Kubernetes). `off_topic`, `other_platforms` and `other_services`
-    mark questions to decline (a poem; another cloud; S3 bucket policies). `smalltalk` lists
+    that names another (EKS -> Kubernetes). `off_topic`, `other_platforms`, `other_services` and
+    `other_hosts` mark questions to decline (a poem; another cloud; S3 bucket policies; a
+    container on Lightsail). `smalltalk` lists
     greetings and thanks, answered with how to ask. `thanks` open a thank-you note that may
     say what fixed the problem; `unresolved` words mean the problem goes on.
     """
@@ -58,6 +59,7 @@ class Vocabulary:
     off_topic: tuple[str, ...] = ()
     other_platforms: tuple[str, ...] = ()
     other_services: tuple[str, ...] = ()
+    other_hosts: tuple[str, ...] = ()
     smalltalk: tuple[str, ...] = ()  # whole messages that are greetings or thanks, not questions
     thanks: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
