@@ -309,9 +309,9 @@ def test_other_aws_container_hosts_are_declined(real_matcher: Matcher, question:
 
 
 def test_leaving_another_aws_container_host_for_ecs_stays_in_scope(real_matcher: Matcher) -> None:
-    result = real_matcher.match("moving from elastic beanstalk to ECS, where do the cron.yaml jobs go?")
-    offered = [result.topic] if result.topic else [s.topic for s in result.suggestions]
-    assert offered and offered[0].id in {"ecs-scheduled-tasks", "scheduling-compared"}
+    question = "moving from elastic beanstalk to ECS, where do the cron.yaml jobs go?"
+    assert real_matcher.evidence(question).reason == ""
+    assert real_matcher.rank(question, limit=1)[0].topic.id in {"ecs-scheduled-tasks", "scheduling-compared"}
 
 
 @pytest.mark.parametrize(
