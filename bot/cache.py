@@ -341,20 +341,15 @@ def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
 def _kb_from_data(data: dict[str, Any], sections: Sections) -> KnowledgeBase:
     """The KnowledgeBase `_kb_to_data` described, with the types the loader gives; data of
     another shape raises ValueError, TypeError or KeyError."""
-    entities, synonyms, stopwords, implies, *lists = data["vocabulary"]
-    off_topic, other_platforms, other_services, other_hosts, smalltalk, thanks, unresolved = lists
+    # The word lists follow the four mappings in Vocabulary's field order; a count that
+    # differs is a TypeError, like any other shape.
+    entities, synonyms, stopwords, implies, *word_lists = data["vocabulary"]
     vocabulary = Vocabulary(
         _str_map(entities, _strs),
         _str_map(synonyms, _strs),
         frozenset(_strs(stopwords)),
         _str_map(implies, _strs),
-        _strs(off_topic),
-        _strs(other_platforms),
-        _strs(other_services),
-        _strs(other_hosts),
-        _strs(smalltalk),
-        _strs(thanks),
-        _strs(unresolved),
+        *(_strs(words) for words in word_lists),
     )
     tuning = data["tuning"]
     if not isinstance(tuning, dict):

@@ -478,10 +478,15 @@ def _parse_vocabulary(
         other_platforms=markers.get("other_platforms", ()),
         other_services=markers.get("other_services", ()),
         other_hosts=markers.get("other_hosts", ()),
-        smalltalk=tuple(phrase for lang in LANGS for phrase in smalltalk.get(lang, ())),
-        thanks=tuple(phrase for lang in LANGS for phrase in thanks.get(lang, ())),
-        unresolved=tuple(word for lang in LANGS for word in unresolved.get(lang, ())),
+        smalltalk=_both_languages(smalltalk),
+        thanks=_both_languages(thanks),
+        unresolved=_both_languages(unresolved),
     )
+
+
+def _both_languages(lists: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The per-language phrase lists as one: the triage matches every language at once."""
+    return tuple(phrase for lang in LANGS for phrase in lists.get(lang, ()))
 
 
 def _section(src: Source, name: str, what: str, problems: list[Problem]) -> dict[Any, Any]:

@@ -47,9 +47,9 @@ class Vocabulary:
     canonical word. Both map canonical -> aliases. `implies` adds entities to a question
     that names another (EKS -> Kubernetes). `off_topic`, `other_platforms`, `other_services` and
     `other_hosts` mark questions to decline (a poem; another cloud; S3 bucket policies; a
-    container on Lightsail). `smalltalk` lists
-    greetings and thanks, answered with how to ask. `thanks` open a thank-you note that may
-    say what fixed the problem; `unresolved` words mean the problem goes on.
+    container on Lightsail). `smalltalk` lists greetings and thanks, answered with how to ask.
+    `thanks` open a thank-you note that may say what fixed the problem; `unresolved` words mean
+    the problem goes on.
     """
 
     entities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
