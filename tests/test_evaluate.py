@@ -8,12 +8,25 @@ better over all the sets, and then say so beside the floor.
 
 from __future__ import annotations
 
+import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.evaluate import Case, EvalSetError, evaluate, evaluate_cv, judge, load_cases, with_typos
+from bot.evaluate import (
+    Case,
+    EvalSetError,
+    Report,
+    evaluate,
+    evaluate_cv,
+    format_report,
+    judge,
+    load_cases,
+    report_json,
+    with_typos,
+)
 from bot.evaluate.cases import word_count
 from bot.evaluate.crossval import folds
 from bot.evaluate.noise import add_typos
@@ -117,6 +130,17 @@ def result(matcher: Matcher, topic: str | None = None, choices: tuple[str, ...] 
 def test_each_reply_gets_one_verdict(two_topics, expect, topic, choices, verdict) -> None:
     case = Case("q", expect, "casual", "set")
     assert judge(case, result(two_topics, topic, choices)) == verdict
+
+
+def test_a_wrong_answer_that_links_the_expected_topic_is_counted_apart(two_topics) -> None:
+    linking = replace(two_topics.kb.get("eks-secrets"), related=("ecs-cron",))
+    report = Report()
+    report.add(Case("q", "ecs-cron", "casual", "set"), MatchResult("q", "en", "answer", linking, 0.9))
+    report.add(Case("q", "ecs-cron", "casual", "set"), result(two_topics, "eks-secrets"))
+    assert report.total.counts["wrong"] == 2
+    assert report.linked == 1
+    assert "link the expected topic (see also, related): 1/2" in format_report(report)
+    assert json.loads(report_json(report))["wrong_linked"] == 1
 
 
 def test_a_report_counts_by_language_length_category_and_set(two_topics) -> None:

@@ -6,6 +6,8 @@ An in-scope question ends one of four ways, from best to worst for the asker:
 - `offered`: not answered, but the expected topic is among the did-you-mean choices;
 - `missed`: declined, or choices without the expected topic;
 - `wrong`: answered with another topic, the worst: the asker is misled, not just unhelped.
+  The report also counts the wrong answers whose reply links the expected topic (a "See also"
+  or related-topic button): one click from what was needed, against none.
 
 An out-of-scope question is `declined` (also when the bot replies to a greeting with how to
 ask), `clarified` (choices offered: the bot did not pretend to know) or `answered` (wrong).
@@ -85,12 +87,15 @@ class Report:
     confusions: Counter[tuple[str, str]] = field(default_factory=Counter)
     misses: list[tuple[Case, Verdict, str]] = field(default_factory=list)
     answered: list[tuple[float, bool]] = field(default_factory=list)  # (confidence, right) of each answer
+    linked: int = 0  # wrong answers whose reply links the expected topic
 
     def add(self, case: Case, result: MatchResult) -> Verdict:
         verdict = judge(case, result)
         self.total.add(verdict)
         if result.topic is not None:
             self.answered.append((result.confidence, verdict == "right"))
+        if verdict == "wrong" and links(result, case.expect):
+            self.linked += 1
         for group, key in (
             ("lang", case.lang),
             ("length", case.length),
@@ -116,6 +121,13 @@ class Report:
     @property
     def decline_rate(self) -> float:
         return self.total.rate("declined")
+
+
+def links(result: MatchResult, topic_id: str | None) -> bool:
+    """Whether an answer offers `topic_id` as a button: among its see-also or related topics."""
+    if result.topic is None or topic_id is None:
+        return False
+    return topic_id in result.topic.related or any(s.topic.id == topic_id for s in result.see_also)
 
 
 def _shown(result: MatchResult) -> str:
@@ -154,6 +166,9 @@ def format_report(report: Report, show_misses: bool = True) -> str:
         f"out of scope: {_pct(c['declined'], t.out_of_scope)} declined, "
         f"{_pct(c['clarified'], t.out_of_scope)} given choices, {_pct(c['answered'], t.out_of_scope)} answered",
     ]
+    if c["wrong"]:
+        linked = _pct(report.linked, c["wrong"])
+        lines.append(f"wrong answers that link the expected topic (see also, related): {linked}")
     order = {"lang": LANGS, "length": LENGTHS}
     for group in ("lang", "length", "category", "set"):
         tallies = report.groups.get(group, {})
@@ -196,6 +211,7 @@ def report_json(report: Report) -> str:
         "accuracy": round(report.accuracy, 4),
         "wrong_rate": round(report.wrong_rate, 4),
         "decline_rate": round(report.decline_rate, 4),
+        "wrong_linked": report.linked,
     }
     for group, tallies in sorted(report.groups.items()):
         data[f"by_{group}"] = {k: v.as_dict() for k, v in sorted(tallies.items())}
