@@ -76,7 +76,7 @@ from bot.matcher import Matcher
 from bot.packing import STRINGS, Packer, Sections
 
 FORMAT = "platbot-index"
-VERSION = 8  # of the layout below and of the to_data/from_data functions; bump on any change
+VERSION = 9  # of the layout below and of the to_data/from_data functions; bump on any change
 
 _CODE = Path(__file__).resolve().parent
 _CODE_FILES = (
@@ -331,6 +331,7 @@ def _kb_to_data(kb: KnowledgeBase, pack: Packer) -> dict[str, Any]:
             v.smalltalk,
             v.thanks,
             v.unresolved,
+            v.heads_up,
         ],
         "messages": kb.messages,
         "declined": kb.declined,

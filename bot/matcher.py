@@ -278,7 +278,8 @@ class Matcher:
         self.kb = kb
         self.calibration = calibration or Calibration.from_mapping(kb.tuning)
         self.normalize = normalizer
-        self.triage = Triager(kb.vocabulary.smalltalk, kb.vocabulary.thanks, kb.vocabulary.unresolved)
+        v = kb.vocabulary
+        self.triage = Triager(v.smalltalk, v.thanks, v.unresolved, v.heads_up)
         self._topics = sorted(kb.topics, key=lambda t: t.id)
         self._index_of = {t.id: i for i, t in enumerate(self._topics)}
 

@@ -7,9 +7,11 @@ six, we moved off Heroku last year...") around one or two sentences that ask; th
 sentences, and any error names pasted in, say more about intent than the rest.
 
 A thank-you note is smalltalk too, even when it says what fixed the problem ("obrigado! the
-stop timeout did it"): its topic words would otherwise earn it that topic's answer again.
+stop timeout did it"): its topic words would otherwise earn it that topic's answer again. So
+is a hello that announces questions to come ("morning all, I'll have a few ECS questions after
+standup"): it names a subject but asks nothing yet.
 
-Pure: text in, a `Triage` out. The smalltalk and thanks phrases come from the vocabulary.
+Pure: text in, a `Triage` out. The smalltalk, thanks and heads-up phrases come from the vocabulary.
 """
 
 from __future__ import annotations
@@ -30,6 +32,12 @@ FOCUS_MIN_WORDS = 25
 # advance" puts them last, and a long message that opens with thanks goes on to ask more.
 THANKS_MAX_CHARS = 160
 THANKS_WITHIN_CHARS = 10
+# A heads-up hello is shorter still: past a sentence, "hi, a few questions about task roles:
+# when does the execution role apply" is the first question, asked without a question mark.
+HEADS_UP_MAX_CHARS = 120
+_INTERROGATIVE = re.compile(
+    r"(?<![a-z])(?:how|what|why|where|when|which|who)(?![a-z])|どう|なぜ|なんで|どこ|いつ|どれ|何"
+)
 
 _LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[a-z]{2,}|[\u3040-\u30ff\u3400-\u9fff]")
@@ -107,17 +115,24 @@ def _phrases(words: Iterable[str]) -> re.Pattern[str] | None:
 class Triager:
     """Sorts messages with one vocabulary's smalltalk phrases. Build once; calling is pure."""
 
-    def __init__(self, smalltalk: Iterable[str], thanks: Iterable[str] = (), unresolved: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        smalltalk: Iterable[str],
+        thanks: Iterable[str] = (),
+        unresolved: Iterable[str] = (),
+        heads_up: Iterable[str] = (),
+    ) -> None:
         self._smalltalk = _phrases(smalltalk)
         self._thanks = _phrases(thanks)
         self._unresolved = _phrases(unresolved)
+        self._heads_up = _phrases(heads_up)
 
     def __call__(self, text: str) -> Triage:
         plain = html.unescape(strip_slack_markup(text))
         if not _LETTER.search(plain):
             return Triage("empty" if not plain.strip() or not re.search(r"\w", plain) else "junk")
         folded = fold(plain)
-        if self._only_smalltalk(folded) or self._thank_you_note(plain, folded):
+        if self._only_smalltalk(folded) or self._thank_you_note(plain, folded) or self._heads_up_note(plain, folded):
             return Triage("smalltalk")
         words = _WORD.findall(folded)
         if len(words) < 2 and not any(len(w) >= 3 or not w.isascii() for w in words):
@@ -138,16 +153,33 @@ class Triager:
     def _thank_you_note(self, plain: str, folded: str) -> bool:
         """Thanks first, then at most a few words on what worked: nothing asked, no error pasted,
         no "but it still..." and no "also, how..."."""
-        if self._thanks is None:
-            return False
         text = " ".join(folded.split())
-        opening = self._thanks.search(text)
-        if opening is None or opening.start() > THANKS_WITHIN_CHARS or len(text) > THANKS_MAX_CHARS:
+        if not _opens_short_note(self._thanks, text, plain, THANKS_MAX_CHARS):
             return False
-        if self._unresolved is not None and self._unresolved.search(text):
+        return self._unresolved is None or not self._unresolved.search(text)
+
+    def _heads_up_note(self, plain: str, folded: str) -> bool:
+        """A greeting first, then word that questions will follow; none asked, no problem told."""
+        text = " ".join(folded.split())
+        if self._heads_up is None or not _opens_short_note(self._smalltalk, text, plain, HEADS_UP_MAX_CHARS):
             return False
-        sentences = [s.strip() for s in _SENTENCE.findall(plain) if s.strip()]
-        return not any(_asks(s) for s in sentences) and not _ERROR_NAME.search(plain)
+        if "?" in text or "？" in text or _INTERROGATIVE.search(text):
+            return False  # "hi, a few questions about task roles: when does..." has begun asking
+        rest, found = self._heads_up.subn(" ", text)
+        # "hi, our tasks keep failing, I have a few questions" has a problem in it already.
+        return found > 0 and (self._unresolved is None or not self._unresolved.search(rest))
+
+
+def _opens_short_note(opening: re.Pattern[str] | None, text: str, plain: str, max_chars: int) -> bool:
+    """`text` opens with one of the phrases, is at most `max_chars` long, asks nothing and pastes
+    no error name."""
+    if opening is None or len(text) > max_chars:
+        return False
+    found = opening.search(text)
+    if found is None or found.start() > THANKS_WITHIN_CHARS:
+        return False
+    sentences = [s.strip() for s in _SENTENCE.findall(plain) if s.strip()]
+    return not any(_asks(s) for s in sentences) and not _ERROR_NAME.search(plain)
 
 
 def _focus(text: str) -> str:

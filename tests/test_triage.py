@@ -8,12 +8,13 @@ from bot.triage import Triager
 
 SMALLTALK = ["hi", "hello", "thanks", "thank you", "what can you do", "お疲れ様です", "ありがとうございます"]
 THANKS = ["thanks", "thank you", "obrigado", "ありがとう"]
-UNRESOLVED = ["but", "still", "in advance", "also", "how", "まだ", "けど"]
+UNRESOLVED = ["but", "still", "in advance", "also", "how", "failing", "まだ", "けど"]
+HEADS_UP = ["a few questions", "questions for you", "questions later", "質問させて"]
 
 
 @pytest.fixture
 def triage() -> Triager:
-    return Triager(SMALLTALK, THANKS, UNRESOLVED)
+    return Triager(SMALLTALK, THANKS, UNRESOLVED, HEADS_UP)
 
 
 @pytest.mark.parametrize(
@@ -61,6 +62,35 @@ def test_thanks_with_a_problem_or_a_question_is_a_question(triage: Triager, text
 
 def test_without_thanks_phrases_a_thank_you_note_is_a_question() -> None:
     assert Triager(SMALLTALK)("thanks, raising the memory did it").kind == "question"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hello all, I'll have a few questions about our ECS cluster after standup",
+        "hi 👋 new here, some questions for you later this week",
+        "お疲れ様です！明日からいろいろ質問させてください🙇",
+    ],
+)
+def test_a_hello_that_announces_questions_is_smalltalk(triage: Triager, text: str) -> None:
+    assert triage(text).kind == "smalltalk"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "hi, a few questions about ECS task roles: when does the execution role apply",
+        "hi, a few questions: can fargate mount EFS?",
+        "hello, our ECS tasks keep failing after deploy, I have a few questions",
+        "hi, a few questions for you. " + "we run nightly jobs on fargate and some start an hour late " * 2,
+    ],
+)
+def test_a_hello_that_has_begun_asking_is_a_question(triage: Triager, text: str) -> None:
+    assert triage(text).kind == "question"
+
+
+def test_without_heads_up_phrases_a_hello_with_a_subject_is_a_question() -> None:
+    assert Triager(SMALLTALK, THANKS, UNRESOLVED)("hello all, a few questions about ECS later").kind == "question"
 
 
 @pytest.mark.parametrize("text", ["", "   ", "<!channel>", ":wave:", "?!?"])

@@ -364,6 +364,7 @@ def _merge_vocabulary(low: Vocabulary, high: Vocabulary) -> Vocabulary:
         smalltalk=joined(low.smalltalk, high.smalltalk),
         thanks=joined(low.thanks, high.thanks),
         unresolved=joined(low.unresolved, high.unresolved),
+        heads_up=joined(low.heads_up, high.heads_up),
     )
 
 
@@ -469,6 +470,7 @@ def _parse_vocabulary(
     smalltalk = _word_lists(src, "smalltalk", LANGS, problems)
     thanks = _word_lists(src, "thanks", LANGS, problems)
     unresolved = _word_lists(src, "unresolved", LANGS, problems)
+    heads_up = _word_lists(src, "heads_up", LANGS, problems)
     return Vocabulary(
         entities,
         synonyms,
@@ -481,6 +483,7 @@ def _parse_vocabulary(
         smalltalk=_both_languages(smalltalk),
         thanks=_both_languages(thanks),
         unresolved=_both_languages(unresolved),
+        heads_up=_both_languages(heads_up),
     )
 
 

@@ -49,7 +49,7 @@ class Vocabulary:
     `other_hosts` mark questions to decline (a poem; another cloud; S3 bucket policies; a
     container on Lightsail). `smalltalk` lists greetings and thanks, answered with how to ask.
     `thanks` open a thank-you note that may say what fixed the problem; `unresolved` words mean
-    the problem goes on.
+    the problem goes on. `heads_up` phrases, after a greeting, announce questions to come.
     """
 
     entities: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -63,6 +63,7 @@ class Vocabulary:
     smalltalk: tuple[str, ...] = ()  # whole messages that are greetings or thanks, not questions
     thanks: tuple[str, ...] = ()
     unresolved: tuple[str, ...] = ()
+    heads_up: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
