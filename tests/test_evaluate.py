@@ -84,6 +84,7 @@ FLOORS = {
     "r23": (0.87, 0.04, 0.93),  # first run 82.9% / 4.1% / 90.2% not answered
     "r24": (0.79, 0.04, 0.88),  # first run 81.1% / 3.5% / 90.8% not answered
     "r25": (0.85, 0.035, 0.91),  # first run 87.2% / 2.6% / 93.2% not answered
+    "blind": (0.87, 0.025, 0.92),  # round 26, never tuned on: first run 89.8% / 1.6% / 94.8% not answered
 }
 # 3-fold over the example questions: right at least, wrong at most. Held-out examples are short
 # and often sit between two topics; the decisions are fitted on questions as people ask them.
