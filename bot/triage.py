@@ -30,8 +30,9 @@ Kind = Literal["question", "empty", "smalltalk", "junk"]
 FOCUS_MIN_WORDS = 25
 # A thank-you note is short and opens with its thanks: "the ALB keeps failing, thanks in
 # advance" puts them last, and a long message that opens with thanks goes on to ask more.
+# A heads-up hello opens with its greeting the same way.
 THANKS_MAX_CHARS = 160
-THANKS_WITHIN_CHARS = 10
+OPENING_WITHIN_CHARS = 10
 # A heads-up hello is shorter still: past a sentence, "hi, a few questions about task roles:
 # when does the execution role apply" is the first question, asked without a question mark.
 HEADS_UP_MAX_CHARS = 120
@@ -176,7 +177,7 @@ def _opens_short_note(opening: re.Pattern[str] | None, text: str, plain: str, ma
     if opening is None or len(text) > max_chars:
         return False
     found = opening.search(text)
-    if found is None or found.start() > THANKS_WITHIN_CHARS:
+    if found is None or found.start() > OPENING_WITHIN_CHARS:
         return False
     sentences = [s.strip() for s in _SENTENCE.findall(plain) if s.strip()]
     return not any(_asks(s) for s in sentences) and not _ERROR_NAME.search(plain)
