@@ -36,16 +36,15 @@ OPENING_WITHIN_CHARS = 10
 # A heads-up hello is shorter still: past a sentence, "hi, a few questions about task roles:
 # when does the execution role apply" is the first question, asked without a question mark.
 HEADS_UP_MAX_CHARS = 120
-_INTERROGATIVE = re.compile(
-    r"(?<![a-z])(?:how|what|why|where|when|which|who)(?![a-z])|どう|なぜ|なんで|どこ|いつ|どれ|何"
-)
+_QUESTION_WORDS = "how|what|why|where|when|which|who"
+_INTERROGATIVE = re.compile(rf"(?<![a-z])(?:{_QUESTION_WORDS})(?![a-z])|どう|なぜ|なんで|どこ|いつ|どれ|何")
 
 _LETTER = re.compile(r"[^\W\d_]")
 _WORD = re.compile(r"[a-z]{2,}|[\u3040-\u30ff\u3400-\u9fff]")
 _SENTENCE = re.compile(r"[^.!?。！？\n]+[.!?。！？]*")
 _ERROR_NAME = re.compile(r"\b[A-Z][A-Za-z]+(?:Error|Exception|BackOff|Failed|Denied|Unauthorized|Killed)\b")
 _ASKS_EN = re.compile(
-    r"^(?:how|what|why|where|when|which|who|can|could|should|would|is|are|does|do|did|any|anyone|"
+    rf"^(?:{_QUESTION_WORDS}|can|could|should|would|is|are|does|do|did|any|anyone|"
     r"has|have|will|whats|what's|hows|is there|are there)\b"
 )
 _ASKS_JA = re.compile(
@@ -133,7 +132,8 @@ class Triager:
         if not _LETTER.search(plain):
             return Triage("empty" if not plain.strip() or not re.search(r"\w", plain) else "junk")
         folded = fold(plain)
-        if self._only_smalltalk(folded) or self._thank_you_note(plain, folded) or self._heads_up_note(plain, folded):
+        note = " ".join(folded.split())  # what the short-note checks read: one space between words
+        if self._only_smalltalk(folded) or self._thank_you_note(plain, note) or self._heads_up_note(plain, note):
             return Triage("smalltalk")
         words = _WORD.findall(folded)
         if len(words) < 2 and not any(len(w) >= 3 or not w.isascii() for w in words):
@@ -151,20 +151,18 @@ class Triager:
         rest, found = self._smalltalk.subn(" ", folded)
         return found > 0 and not _LETTER.search(rest)
 
-    def _thank_you_note(self, plain: str, folded: str) -> bool:
+    def _thank_you_note(self, plain: str, text: str) -> bool:
         """Thanks first, then at most a few words on what worked: nothing asked, no error pasted,
         no "but it still..." and no "also, how..."."""
-        text = " ".join(folded.split())
         if not _opens_short_note(self._thanks, text, plain, THANKS_MAX_CHARS):
             return False
         return self._unresolved is None or not self._unresolved.search(text)
 
-    def _heads_up_note(self, plain: str, folded: str) -> bool:
+    def _heads_up_note(self, plain: str, text: str) -> bool:
         """A greeting first, then word that questions will follow; none asked, no problem told."""
-        text = " ".join(folded.split())
         if self._heads_up is None or not _opens_short_note(self._smalltalk, text, plain, HEADS_UP_MAX_CHARS):
             return False
-        if "?" in text or "？" in text or _INTERROGATIVE.search(text):
+        if _INTERROGATIVE.search(text):
             return False  # "hi, a few questions about task roles: when does..." has begun asking
         rest, found = self._heads_up.subn(" ", text)
         # "hi, our tasks keep failing, I have a few questions" has a problem in it already.
